@@ -1,0 +1,167 @@
+"""Audio in: decode any common format, then shape it for each stage.
+
+Separation models want 44.1 kHz stereo; the VAD and Whisper want 16 kHz mono.  We decode once,
+keep the 44.1 kHz stereo signal as the song's canonical form, and derive the 16 kHz mono views
+from it (never decoding the file twice).
+
+Decoding goes through libsndfile (wav, flac, ogg, mp3 with libsndfile >= 1.1) and falls back to an
+``ffmpeg`` executable for everything else (m4a/aac, wma, opus in mp4...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import soxr
+
+from alt_cli.errors import AudioError
+
+SEPARATION_SAMPLE_RATE = 44100  # Hz, what Demucs and Spleeter were trained on
+ASR_SAMPLE_RATE = 16000  # Hz, Whisper's input rate
+MIN_DURATION = 1.0  # seconds; shorter inputs cannot hold a sung line
+HASH_CHUNK = 1 << 20  # bytes read at a time when hashing a file
+
+
+@dataclass(frozen=True)
+class SongAudio:
+    """A decoded song in the two forms the pipeline needs."""
+
+    path: Path
+    stereo: np.ndarray  # (2, n) float32 at SEPARATION_SAMPLE_RATE
+    content_hash: str  # sha256 of the file bytes: the cache key for separated stems
+    title: str | None = None
+    artist: str | None = None
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.stereo.shape[1] / SEPARATION_SAMPLE_RATE
+
+    def mono16k(self) -> np.ndarray:
+        """The mix as Whisper hears it."""
+        return stereo_to_mono16k(self.stereo)
+
+
+def stereo_to_mono16k(stereo: np.ndarray) -> np.ndarray:
+    """Downmix a (2, n) 44.1 kHz signal and resample it to 16 kHz mono float32."""
+    mono = stereo.mean(axis=0, dtype=np.float32)
+    return resample(mono, SEPARATION_SAMPLE_RATE, ASR_SAMPLE_RATE)
+
+
+def resample(signal: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Resample along the last axis with soxr (high quality, fast, no round trips)."""
+    if rate_in == rate_out:
+        return np.ascontiguousarray(signal, dtype=np.float32)
+    if signal.ndim == 1:
+        return soxr.resample(signal, rate_in, rate_out, quality="HQ").astype(np.float32)
+    out = soxr.resample(np.ascontiguousarray(signal.T), rate_in, rate_out, quality="HQ")
+    return np.ascontiguousarray(out.T, dtype=np.float32)
+
+
+def to_stereo(channels: np.ndarray) -> np.ndarray:
+    """Map any channel count to stereo.
+
+    Mono is duplicated; more than two channels are folded onto left/right by parity
+    (L, R, C, LFE, Ls, Rs ... -> even indices left, odd right) so no voice channel is dropped.
+    """
+    if channels.shape[0] == 1:
+        return np.repeat(channels, 2, axis=0)
+    if channels.shape[0] == 2:
+        return channels
+    left = channels[0::2].mean(axis=0)
+    right = channels[1::2].mean(axis=0)
+    return np.stack([left, right]).astype(np.float32)
+
+
+def file_sha256(path: Path) -> str:
+    """Content hash of a file, streamed so a long song never sits in memory twice."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_readable(path: Path) -> None:
+    """Fail early with a precise reason instead of a decoder's cryptic one."""
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file")
+    if not os.access(path, os.R_OK):
+        raise AudioError(f"{path}: permission denied")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)")
+
+
+def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
+    data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    return np.ascontiguousarray(data.T), int(rate)
+
+
+def _decode_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
+    """Decode through ffmpeg straight to 44.1 kHz stereo float32."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise AudioError(
+            f"{path}: cannot decode this format without ffmpeg (install ffmpeg, "
+            "or convert the file to wav/flac/mp3/ogg)"
+        )
+    command = [
+        ffmpeg, "-nostdin", "-v", "error", "-i", str(path),
+        "-f", "f32le", "-ac", "2", "-ar", str(SEPARATION_SAMPLE_RATE), "-",
+    ]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, check=False)
+    if proc.returncode != 0:
+        reason = proc.stderr.decode(errors="replace").strip().splitlines()
+        detail = reason[-1] if reason else f"ffmpeg exit code {proc.returncode}"
+        raise AudioError(f"{path}: not decodable audio ({detail})")
+    samples = np.frombuffer(proc.stdout, dtype=np.float32)
+    return np.ascontiguousarray(samples.reshape(-1, 2).T), SEPARATION_SAMPLE_RATE
+
+
+def _read_tags(path: Path) -> tuple[str | None, str | None]:
+    """Title and artist from the file's tags, for LRC headers; missing tags are normal."""
+    try:
+        import mutagen
+
+        tags = mutagen.File(str(path), easy=True)
+    except Exception:  # noqa: BLE001 - a broken tag block must not fail the song
+        return None, None
+    if not tags:
+        return None, None
+
+    def first(key: str) -> str | None:
+        values = tags.get(key) or []
+        return str(values[0]).strip() or None if values else None
+
+    return first("title"), first("artist")
+
+
+def load_song(path: str | os.PathLike[str]) -> SongAudio:
+    """Decode a file into a :class:`SongAudio`, or raise :class:`AudioError` in one line."""
+    path = Path(path)
+    _check_readable(path)
+    try:
+        channels, rate = _decode_soundfile(path)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError):
+        channels, rate = _decode_ffmpeg(path)
+    except MemoryError as exc:
+        raise AudioError(f"{path}: too large to decode in memory") from exc
+    if channels.size == 0:
+        raise AudioError(f"{path}: no audio samples")
+    if not np.isfinite(channels).all():
+        raise AudioError(f"{path}: audio contains invalid (NaN/inf) samples")
+    stereo = resample(to_stereo(channels), rate, SEPARATION_SAMPLE_RATE)
+    duration = stereo.shape[1] / SEPARATION_SAMPLE_RATE
+    if duration < MIN_DURATION:
+        raise AudioError(f"{path}: too short ({duration:.2f} s; at least {MIN_DURATION:.0f} s)")
+    title, artist = _read_tags(path)
+    return SongAudio(path, stereo, file_sha256(path), title=title, artist=artist)

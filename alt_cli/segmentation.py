@@ -1,0 +1,190 @@
+"""RMS-VAD: cut a song where the separated vocals are active, then merge into Whisper windows.
+
+Why RMS energy rather than a speech VAD: singing is not speech, and once the accompaniment is
+removed the vocal stem's loudness is a strong, model-free activity signal (Syed et al., 2025).
+The state machine follows the familiar silero-vad conventions (onset/offset thresholds, a
+minimum silence that closes a segment, padding, a maximum segment length with a preferred cut at
+a short silence) applied to a normalised RMS envelope instead of a neural speech probability.
+
+Everything here works on frames of the envelope, so it is testable with synthetic envelopes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+
+from alt_cli.audio import ASR_SAMPLE_RATE
+
+WHISPER_WINDOW = 30.0  # seconds: Whisper's fixed input length
+
+
+@dataclass(frozen=True)
+class VadOptions:
+    """RMS-VAD parameters; defaults are the paper's."""
+
+    frame_length: int = 2048  # samples at 16 kHz per RMS frame (128 ms)
+    hop_length: int = 512  # samples at 16 kHz between frames (32 ms)
+    onset: float = 0.1  # normalised RMS at/above which a segment opens
+    offset: float = 0.1  # normalised RMS below which a frame counts as silence
+    min_silence: float = 1.0  # seconds below `offset` that close a segment
+    min_speech: float = 0.0  # seconds; shorter segments are dropped
+    padding: float = 0.2  # seconds added on each side (gap split when segments are closer)
+    max_segment: float = WHISPER_WINDOW  # seconds, hard limit of one segment after padding
+    min_silence_at_max: float = 0.098  # seconds: a silence this long is a preferred cut point
+    max_window: float = WHISPER_WINDOW  # seconds, limit of a merged window
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of vocal activity, in seconds from the song start."""
+
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Window:
+    """Consecutive segments transcribed together as one Whisper input (<= 30 s)."""
+
+    segments: tuple[Segment, ...]
+
+    @property
+    def start(self) -> float:
+        return self.segments[0].start
+
+    @property
+    def end(self) -> float:
+        return self.segments[-1].end
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+def rms_envelope(vocals16k: np.ndarray, options: VadOptions = VadOptions()) -> np.ndarray:
+    """Frame RMS of the vocals, normalised by the song's maximum (a silent song stays zero)."""
+    rms = librosa.feature.rms(
+        y=vocals16k, frame_length=options.frame_length, hop_length=options.hop_length, center=True
+    )[0]
+    peak = float(rms.max()) if rms.size else 0.0
+    return rms / peak if peak > 0 else np.zeros_like(rms)
+
+
+def _frames(seconds: float, frame_seconds: float) -> int:
+    return int(round(seconds / frame_seconds))
+
+
+def detect_frames(
+    envelope: np.ndarray, frame_seconds: float, options: VadOptions = VadOptions()
+) -> list[tuple[int, int]]:
+    """Active stretches of a normalised envelope as (start, end) frame indices, before padding.
+
+    A segment opens at the first frame >= onset and closes at the first frame of a silence
+    (frames < offset) lasting >= min_silence.  Segments longer than the limit (the window minus
+    both paddings and one frame) are cut at the last silence >= min_silence_at_max seen inside
+    them, or, if there was none, at the lowest-energy frame of their second half.
+    """
+    pad = _frames(options.padding, frame_seconds)
+    max_frames = _frames(options.max_segment, frame_seconds) - 2 * pad - 1
+    min_silence = _frames(options.min_silence, frame_seconds)
+    min_cut_silence = max(1, _frames(options.min_silence_at_max, frame_seconds))
+    min_speech = _frames(options.min_speech, frame_seconds)
+
+    segments: list[tuple[int, int]] = []
+    start: int | None = None
+    silence_start: int | None = None  # first frame of the current silence, if in one
+    cut_at: int | None = None  # end of the last long-enough silence: preferred cut
+    resume_at: int | None = None  # where voice resumed after that silence
+
+    def close(end: int) -> None:
+        assert start is not None
+        if end - start > min_speech:
+            segments.append((start, end))
+
+    for i, level in enumerate(envelope):
+        if start is None:
+            if level >= options.onset:
+                start, silence_start, cut_at, resume_at = i, None, None, None
+            continue
+        if level >= options.onset and silence_start is not None:
+            if i - silence_start >= min_cut_silence:
+                cut_at, resume_at = silence_start, i
+            silence_start = None
+        if i - start >= max_frames:
+            if cut_at is not None and cut_at > start:
+                close(cut_at)
+                start = resume_at if resume_at is not None and resume_at <= i else i
+            else:
+                half = start + (i - start) // 2
+                lowest = half + int(np.argmin(envelope[half:i]))
+                close(lowest)
+                start = lowest
+            silence_start, cut_at, resume_at = None, None, None
+            if envelope[i] < options.offset:
+                silence_start = i
+            continue
+        if level < options.offset:
+            if silence_start is None:
+                silence_start = i
+            if i - silence_start >= min_silence:
+                close(silence_start)
+                start, silence_start = None, None
+    if start is not None:
+        close(silence_start if silence_start is not None else len(envelope))
+    return segments
+
+
+def pad_segments(
+    frames: list[tuple[int, int]], frame_seconds: float, duration: float, padding: float
+) -> list[Segment]:
+    """Pad each segment by `padding` seconds; when two are closer than twice that, split the gap."""
+    times = [[s * frame_seconds, min(e * frame_seconds, duration)] for s, e in frames]
+    for i, seg in enumerate(times):
+        if i == 0:
+            seg[0] = max(0.0, seg[0] - padding)
+        if i + 1 < len(times):
+            nxt = times[i + 1]
+            gap = nxt[0] - seg[1]
+            grow = gap / 2 if gap < 2 * padding else padding
+            seg[1] += grow
+            nxt[0] = max(0.0, nxt[0] - grow)
+        else:
+            seg[1] = min(duration, seg[1] + padding)
+    return [Segment(round(s, 3), round(e, 3)) for s, e in times]
+
+
+def merge_windows(segments: list[Segment], max_window: float = WHISPER_WINDOW) -> list[Window]:
+    """Greedily pack consecutive segments into windows spanning at most `max_window` seconds."""
+    windows: list[Window] = []
+    current: list[Segment] = []
+    for seg in segments:
+        if current and seg.end - current[0].start > max_window:
+            windows.append(Window(tuple(current)))
+            current = []
+        current.append(seg)
+    if current:
+        windows.append(Window(tuple(current)))
+    return windows
+
+
+def segment_vocals(
+    vocals16k: np.ndarray, options: VadOptions = VadOptions()
+) -> tuple[list[Segment], list[Window], np.ndarray]:
+    """Run the whole RMS-VAD on a 16 kHz mono vocal signal.
+
+    Returns the padded segments, the merged windows, and the normalised envelope (kept so later
+    stages can ask how much voice a stretch of time holds).
+    """
+    frame_seconds = options.hop_length / ASR_SAMPLE_RATE
+    envelope = rms_envelope(vocals16k, options)
+    frames = detect_frames(envelope, frame_seconds, options)
+    duration = len(vocals16k) / ASR_SAMPLE_RATE
+    segments = pad_segments(frames, frame_seconds, duration, options.padding)
+    return segments, merge_windows(segments, options.max_window), envelope

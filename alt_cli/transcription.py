@@ -1,0 +1,300 @@
+"""Whisper on RMS-VAD windows: batched, timestamped, with per-window temperature fallback.
+
+Why not Whisper's own long-form loop: it slides a 30 s window blindly (cutting words, spending
+time on instrumental passages) and conditions each window on the previous text, which is how one
+hallucination turns into a song-long loop.  Our windows come from the vocal activity, are
+independent (so they batch), and each is decoded with timestamp tokens so Whisper's own segments
+inside a window give the sung lines.  Fallback re-decodes only the windows that need it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+import whisper
+from whisper.audio import HOP_LENGTH, N_SAMPLES
+from whisper.decoding import DecodingOptions, DecodingResult
+from whisper.timing import add_word_timestamps
+from whisper.tokenizer import Tokenizer, get_tokenizer
+
+from alt_cli.audio import ASR_SAMPLE_RATE
+from alt_cli.lyrics import Word
+from alt_cli.segmentation import Window
+
+TIMESTAMP_STEP = 0.02  # seconds per Whisper timestamp token
+LANGUAGE_PROBE_WINDOWS = 3  # most vocal windows used to detect the song's language
+
+
+@dataclass(frozen=True)
+class AsrOptions:
+    """How Whisper decodes; defaults follow Whisper's own transcribe() thresholds."""
+
+    language: str | None = None  # ISO code; None = detect once per song
+    batch_size: int = 8  # windows decoded together
+    beam_size: int | None = None  # beam search at temperature 0; None = greedy
+    best_of: int = 5  # samples drawn at temperatures > 0
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    compression_ratio_threshold: float = 2.4  # above: text is repetitive (a loop), retry hotter
+    logprob_threshold: float = -1.0  # below: the decode is unsure, retry hotter
+    no_speech_threshold: float = 0.6  # above (and unsure): the window is silent, yields nothing
+    word_timestamps: bool = True  # align words (line splitting at rests, precise LRC times)
+    fp16: bool = False  # half precision; only on a GPU
+
+
+@dataclass(frozen=True)
+class AsrSegment:
+    """One of Whisper's timed segments, in song time."""
+
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class WindowTranscript:
+    """What one window produced, with the decoder's own quality signals (for diagnosis)."""
+
+    start: float
+    end: float
+    text: str
+    temperature: float
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+    silent: bool
+    segments: tuple[AsrSegment, ...] = field(default=())
+
+
+def text_compression_ratio(text: str) -> float:
+    """Whisper's loop detector: repetitive text compresses well."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def resolve_device(device: str) -> str:
+    """'auto' means the GPU when there is one."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def model_tokenizer(model: whisper.model.Whisper, language: str | None) -> Tokenizer:
+    return get_tokenizer(
+        model.is_multilingual,
+        num_languages=model.num_languages,
+        language=language if model.is_multilingual else "en",
+        task="transcribe",
+    )
+
+
+def window_audio(audio16k: np.ndarray, window: Window) -> np.ndarray:
+    start = int(round(window.start * ASR_SAMPLE_RATE))
+    end = int(round(window.end * ASR_SAMPLE_RATE))
+    return audio16k[start:end]
+
+
+def window_mels(model: whisper.model.Whisper, chunks: Sequence[np.ndarray]) -> torch.Tensor:
+    """Log-mel of each chunk padded to 30 s, computed on the model's device, as one batch."""
+    padded = torch.stack(
+        [whisper.pad_or_trim(torch.from_numpy(np.ascontiguousarray(c))) for c in chunks]
+    ).to(model.device)
+    return whisper.log_mel_spectrogram(padded, n_mels=model.dims.n_mels)
+
+
+def detect_language(
+    model: whisper.model.Whisper,
+    audio16k: np.ndarray,
+    windows: Sequence[Window],
+    vocal_energy: Sequence[float],
+) -> tuple[str, float]:
+    """Language of the song from its most vocal windows (an intro says nothing about it)."""
+    if not model.is_multilingual:
+        return "en", 1.0
+    if not windows:
+        return "en", 0.0
+    order = np.argsort(vocal_energy)[::-1][:LANGUAGE_PROBE_WINDOWS]
+    mels = window_mels(model, [window_audio(audio16k, windows[i]) for i in order])
+    with torch.inference_mode():
+        _, probs = model.detect_language(mels.to(next(model.parameters()).dtype))
+    totals: dict[str, float] = {}
+    for item in probs:
+        for code, p in item.items():
+            totals[code] = totals.get(code, 0.0) + p / len(probs)
+    best = max(totals, key=totals.__getitem__)
+    return best, totals[best]
+
+
+def split_timed_segments(
+    tokens: Sequence[int], tokenizer: Tokenizer, duration: float
+) -> list[tuple[float, float, list[int]]]:
+    """Group a window's tokens into (start, end, text tokens) by its timestamp tokens.
+
+    Whisper writes ``<|t0|> text <|t1|><|t1|> text <|t2|>``; a closing timestamp may be missing
+    at the end, in which case the segment runs to the window's end.
+    """
+    segments = []
+    start: float | None = None
+    pending: list[int] = []
+    for token in tokens:
+        if token >= tokenizer.timestamp_begin:
+            time = min((token - tokenizer.timestamp_begin) * TIMESTAMP_STEP, duration)
+            if pending:
+                segments.append((start if start is not None else 0.0, time, pending))
+                pending, start = [], None
+            else:
+                start = time
+        elif token < tokenizer.eot:
+            pending.append(token)
+    if pending:
+        segments.append((start if start is not None else 0.0, duration, pending))
+    return segments
+
+
+class WindowTranscriber:
+    """Decodes windows with one loaded Whisper model; reuse it across songs."""
+
+    def __init__(self, model: whisper.model.Whisper, options: AsrOptions):
+        self.model = model
+        self.options = options
+
+    def _decode(
+        self, mels: torch.Tensor, language: str, temperature: float
+    ) -> list[DecodingResult]:
+        opts = self.options
+        decoding = DecodingOptions(
+            task="transcribe",
+            language=language,
+            temperature=temperature,
+            beam_size=opts.beam_size if temperature == 0 else None,
+            best_of=opts.best_of if temperature > 0 else None,
+            without_timestamps=False,
+            fp16=opts.fp16,
+        )
+        with torch.inference_mode():
+            return whisper.decode(self.model, mels, decoding)
+
+    def _needs_retry(self, result: DecodingResult) -> bool:
+        opts = self.options
+        if self._is_silent(result):
+            return False
+        return (
+            text_compression_ratio(result.text) > opts.compression_ratio_threshold
+            or result.avg_logprob < opts.logprob_threshold
+        )
+
+    def _is_silent(self, result: DecodingResult) -> bool:
+        opts = self.options
+        return (
+            result.no_speech_prob > opts.no_speech_threshold
+            and result.avg_logprob < opts.logprob_threshold
+        )
+
+    def decode_with_fallback(self, mels: torch.Tensor, language: str) -> list[DecodingResult]:
+        """Decode a batch; windows that loop or are unsure go again at the next temperature."""
+        results: list[DecodingResult] = self._decode(mels, language, self.options.temperatures[0])
+        for temperature in self.options.temperatures[1:]:
+            retry = [i for i, r in enumerate(results) if self._needs_retry(r)]
+            if not retry:
+                break
+            again = self._decode(mels[retry], language, temperature)
+            for i, result in zip(retry, again, strict=True):
+                results[i] = result
+        return results
+
+    def _window_segments(
+        self,
+        window: Window,
+        result: DecodingResult,
+        mel: torch.Tensor,
+        tokenizer: Tokenizer,
+    ) -> tuple[AsrSegment, ...]:
+        pieces = split_timed_segments(result.tokens, tokenizer, window.duration)
+        segments = [
+            {"seek": 0, "start": s, "end": e, "tokens": toks, "text": tokenizer.decode(toks)}
+            for s, e, toks in pieces
+        ]
+        if self.options.word_timestamps and segments:
+            num_frames = int(round(window.duration * ASR_SAMPLE_RATE)) // HOP_LENGTH
+            with torch.inference_mode():
+                add_word_timestamps(
+                    segments=segments, model=self.model, tokenizer=tokenizer, mel=mel,
+                    num_frames=min(num_frames, N_SAMPLES // HOP_LENGTH),
+                    last_speech_timestamp=0.0,
+                )  # fmt: skip
+        out = []
+        for seg in segments:
+            words = tuple(
+                Word(w["word"], window.start + w["start"], window.start + w["end"])
+                for w in seg.get("words", [])
+            )
+            out.append(
+                AsrSegment(window.start + seg["start"], window.start + seg["end"],
+                           seg["text"].strip(), words)
+            )
+        return tuple(out)
+
+    def transcribe(
+        self,
+        audio16k: np.ndarray,
+        windows: Sequence[Window],
+        language: str,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[WindowTranscript]:
+        """Transcribe every window; returned in the windows' order."""
+        tokenizer = model_tokenizer(self.model, language)
+        order = sorted(range(len(windows)), key=lambda i: windows[i].duration, reverse=True)
+        transcripts: list[WindowTranscript | None] = [None] * len(windows)
+        size = max(1, self.options.batch_size)
+        for first in range(0, len(order), size):
+            batch = order[first : first + size]
+            mels = window_mels(self.model, [window_audio(audio16k, windows[i]) for i in batch])
+            if self.options.fp16:
+                mels = mels.half()
+            results = self.decode_with_fallback(mels, language)
+            for row, (index, result) in enumerate(zip(batch, results, strict=True)):
+                window = windows[index]
+                silent = self._is_silent(result)
+                segments = () if silent else self._window_segments(
+                    window, result, mels[row], tokenizer
+                )
+                transcripts[index] = WindowTranscript(
+                    window.start, window.end, "" if silent else result.text.strip(),
+                    result.temperature, result.avg_logprob, result.no_speech_prob,
+                    text_compression_ratio(result.text), silent, segments,
+                )  # fmt: skip
+            if on_progress:
+                on_progress(len(batch))
+        return [t for t in transcripts if t is not None]
+
+
+def transcribe_native(
+    model: whisper.model.Whisper, audio16k: np.ndarray, language: str, options: AsrOptions
+) -> list[AsrSegment]:
+    """Whisper's own long-form transcribe() on the whole song: the baseline."""
+    with torch.inference_mode():
+        result = whisper.transcribe(
+            model, audio16k, language=language, task="transcribe", verbose=None,
+            temperature=options.temperatures, beam_size=options.beam_size,
+            best_of=options.best_of, fp16=options.fp16,
+            compression_ratio_threshold=options.compression_ratio_threshold,
+            logprob_threshold=options.logprob_threshold,
+            no_speech_threshold=options.no_speech_threshold,
+            condition_on_previous_text=True, word_timestamps=options.word_timestamps,
+        )  # fmt: skip
+    return [
+        AsrSegment(
+            float(seg["start"]), float(seg["end"]), seg["text"].strip(),
+            tuple(Word(w["word"], float(w["start"]), float(w["end"]))
+                  for w in seg.get("words", [])),
+        )  # fmt: skip
+        for seg in result["segments"]
+    ]
+
+
+def with_language(options: AsrOptions, language: str) -> AsrOptions:
+    return replace(options, language=language)
