@@ -91,7 +91,9 @@ def render_srt(lines: list[LyricLine]) -> str:
 
 def render_vtt(lines: list[LyricLine]) -> str:
     """WebVTT cues, one per line."""
-    cues = [f"{_clock(line.start, '.')} --> {_clock(line.end, '.')}\n{line.text}\n" for line in lines]
+    cues = [
+        f"{_clock(line.start, '.')} --> {_clock(line.end, '.')}\n{line.text}\n" for line in lines
+    ]
     return "WEBVTT\n\n" + "\n".join(cues)
 
 

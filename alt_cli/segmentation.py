@@ -98,15 +98,14 @@ def detect_frames(
     min_speech = _frames(options.min_speech, frame_seconds)
 
     segments: list[tuple[int, int]] = []
-    start: int | None = None
+    start: int | None = None  # first frame of the open segment, if one is open
     silence_start: int | None = None  # first frame of the current silence, if in one
-    cut_at: int | None = None  # end of the last long-enough silence: preferred cut
+    cut_at: int | None = None  # start of the last long-enough silence: preferred cut
     resume_at: int | None = None  # where voice resumed after that silence
 
-    def close(end: int) -> None:
-        assert start is not None
-        if end - start > min_speech:
-            segments.append((start, end))
+    def next_voice(begin: int, end: int) -> int | None:
+        voiced = np.flatnonzero(envelope[begin : end + 1] >= options.onset)
+        return begin + int(voiced[0]) if voiced.size else None
 
     for i, level in enumerate(envelope):
         if start is None:
@@ -118,26 +117,28 @@ def detect_frames(
                 cut_at, resume_at = silence_start, i
             silence_start = None
         if i - start >= max_frames:
-            if cut_at is not None and cut_at > start:
-                close(cut_at)
-                start = resume_at if resume_at is not None and resume_at <= i else i
+            if cut_at is not None:
+                end, restart = cut_at, resume_at
             else:
                 half = start + (i - start) // 2
-                lowest = half + int(np.argmin(envelope[half:i]))
-                close(lowest)
-                start = lowest
-            silence_start, cut_at, resume_at = None, None, None
-            if envelope[i] < options.offset:
-                silence_start = i
+                end = half + int(np.argmin(envelope[half:i]))
+                restart = next_voice(end, i)
+            if end - start > min_speech:
+                segments.append((start, end))
+            start, cut_at, resume_at = restart, None, None
+            silence_start = i if start is not None and level < options.offset else None
             continue
         if level < options.offset:
             if silence_start is None:
                 silence_start = i
-            if i - silence_start >= min_silence:
-                close(silence_start)
+            if i - silence_start + 1 >= min_silence:
+                if silence_start - start > min_speech:
+                    segments.append((start, silence_start))
                 start, silence_start = None, None
     if start is not None:
-        close(silence_start if silence_start is not None else len(envelope))
+        end = silence_start if silence_start is not None else len(envelope)
+        if end - start > min_speech:
+            segments.append((start, end))
     return segments
 
 

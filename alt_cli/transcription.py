@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -273,9 +273,12 @@ class WindowTranscriber:
 
 
 def transcribe_native(
-    model: whisper.model.Whisper, audio16k: np.ndarray, language: str, options: AsrOptions
-) -> list[AsrSegment]:
-    """Whisper's own long-form transcribe() on the whole song: the baseline."""
+    model: whisper.model.Whisper, audio16k: np.ndarray, language: str | None, options: AsrOptions
+) -> tuple[list[AsrSegment], str]:
+    """Whisper's own long-form transcribe() on the whole song: the baseline.
+
+    With no language given, Whisper detects it from the first 30 s, as plain Whisper does.
+    """
     with torch.inference_mode():
         result = whisper.transcribe(
             model, audio16k, language=language, task="transcribe", verbose=None,
@@ -286,7 +289,7 @@ def transcribe_native(
             no_speech_threshold=options.no_speech_threshold,
             condition_on_previous_text=True, word_timestamps=options.word_timestamps,
         )  # fmt: skip
-    return [
+    segments = [
         AsrSegment(
             float(seg["start"]), float(seg["end"]), seg["text"].strip(),
             tuple(Word(w["word"], float(w["start"]), float(w["end"]))
@@ -294,7 +297,4 @@ def transcribe_native(
         )  # fmt: skip
         for seg in result["segments"]
     ]
-
-
-def with_language(options: AsrOptions, language: str) -> AsrOptions:
-    return replace(options, language=language)
+    return segments, str(result.get("language") or language or "en")

@@ -1,0 +1,201 @@
+"""The ``alt`` command: a thin layer that builds option dataclasses and calls the Python API.
+
+Errors the user can cause print one line (``alt: error: ...``) and exit non-zero; tracebacks
+only with ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import click
+
+from alt_cli.errors import AltError
+from alt_cli.formats import FORMATS
+from alt_cli.outputs import (
+    output_paths,
+    outputs_complete,
+    parse_formats,
+    transcript_document,
+    write_outputs,
+)
+from alt_cli.pipeline import ASR_INPUTS, SEGMENTERS, Transcriber, TranscribeOptions
+from alt_cli.progress import Reporter
+from alt_cli.segmentation import VadOptions
+from alt_cli.separation import SeparatorOptions
+from alt_cli.transcription import AsrOptions
+
+EXIT_OK = 0
+EXIT_ERROR = 1  # the only input failed, or a setting is unusable
+EXIT_USAGE = 2  # click's code for bad options
+EXIT_INTERRUPTED = 130
+_VAD_DEFAULTS = VadOptions()
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> None:
+    click.echo(f"alt: error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="alt-cli", prog_name="alt")
+def cli() -> None:
+    """alt: automatic lyrics transcription (vocal separation + RMS-VAD windows + Whisper)."""
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the lyrics files. [default: beside each song]")
+@click.option("-f", "--format", "formats", default="txt,lrc,json", show_default=True,
+              help=f"Comma list of output formats: {', '.join(FORMATS)}.")
+@click.option("--overwrite", is_flag=True, help="Redo songs whose outputs already exist.")
+@click.option("-m", "--model", default=None,
+              help="Whisper model name (tiny, base, large-v2, ...), a .pt checkpoint or a "
+                   "CTranslate2 folder. [default: large-v2 on a GPU, base on a CPU]")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="Where models run; fp16 is used on cuda.")
+@click.option("-l", "--language", default=None,
+              help="ISO code of the sung language. [default: detected from the most vocal "
+                   "windows]")
+@click.option("--separator", type=click.Choice(["auto", "demucs", "spleeter", "none"]),
+              default="auto", show_default=True,
+              help="Vocal separator. auto = Demucs if its weights are on this machine, "
+                   "else Spleeter.")
+@click.option("--demucs-model", default="mdx_extra", show_default=True,
+              help="Demucs model name (the paper used mdx_extra).")
+@click.option("--demucs-repo", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Local folder with Demucs weights (.th) and model files (.yaml).")
+@click.option("--segmenter", type=click.Choice(SEGMENTERS), default="rmsvad", show_default=True,
+              help="rmsvad = windows from the separated vocals' energy; native = Whisper's "
+                   "own long-form transcription of the whole song.")
+@click.option("--asr-input", type=click.Choice(ASR_INPUTS), default=None,
+              help="Audio Whisper hears. [default: mix with Spleeter, vocals with Demucs]")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Windows decoded together (pays off on a GPU).")
+@click.option("--beam-size", type=click.IntRange(min=1), default=None,
+              help="Beam search width at temperature 0. [default: greedy]")
+@click.option("--no-word-timestamps", is_flag=True,
+              help="Skip word alignment (faster; lines are then only split at Whisper's "
+                   "segments).")
+@click.option("--vad-onset", type=float, default=_VAD_DEFAULTS.onset, show_default=True,
+              help="Normalised vocal RMS that opens a segment.")
+@click.option("--vad-offset", type=float, default=_VAD_DEFAULTS.offset, show_default=True,
+              help="Normalised vocal RMS below which a frame is silent.")
+@click.option("--vad-min-silence", type=float, default=_VAD_DEFAULTS.min_silence,
+              show_default=True, help="Seconds of silence that close a segment.")
+@click.option("--vad-min-speech", type=float, default=_VAD_DEFAULTS.min_speech,
+              show_default=True, help="Seconds; shorter segments are dropped.")
+@click.option("--vad-padding", type=float, default=_VAD_DEFAULTS.padding, show_default=True,
+              help="Seconds added on each side of a segment.")
+@click.option("--vad-max-segment", type=float, default=_VAD_DEFAULTS.max_segment,
+              show_default=True, help="Longest segment in seconds (padding included).")
+@click.option("--vad-cut-silence", type=float, default=_VAD_DEFAULTS.min_silence_at_max,
+              show_default=True, help="Seconds of silence preferred as the cut of a too-long "
+                                      "segment.")
+@click.option("--vad-frame-length", type=click.IntRange(min=16),
+              default=_VAD_DEFAULTS.frame_length, show_default=True,
+              help="RMS frame, samples at 16 kHz.")
+@click.option("--vad-hop-length", type=click.IntRange(min=1), default=_VAD_DEFAULTS.hop_length,
+              show_default=True, help="RMS hop, samples at 16 kHz.")
+@click.option("--max-window", type=click.FloatRange(1.0, 30.0), default=_VAD_DEFAULTS.max_window,
+              show_default=True, help="Longest merged window in seconds (Whisper takes 30).")
+@click.option("--section-gap", type=float, default=4.0, show_default=True,
+              help="Seconds of vocal rest that start a new section (blank line).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Cache for separated vocals and converted models. [default: ~/.cache/alt]")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for torch. [default: torch's choice]")
+@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@click.option("-v", "--verbose", is_flag=True, help="Print timings and tracebacks too.")
+def transcribe(inputs: tuple[Path, ...], output_dir: Path | None, formats: str, overwrite: bool,
+               model: str | None, device: str, language: str | None, separator: str,
+               demucs_model: str, demucs_repo: Path | None, segmenter: str,
+               asr_input: str | None, batch_size: int, beam_size: int | None,
+               no_word_timestamps: bool, vad_onset: float, vad_offset: float,
+               vad_min_silence: float, vad_min_speech: float, vad_padding: float,
+               vad_max_segment: float, vad_cut_silence: float, vad_frame_length: int,
+               vad_hop_length: int, max_window: float, section_gap: float,
+               cache_dir: Path | None, threads: int | None, quiet: bool, verbose: bool) -> None:
+    """Transcribe the lyrics of songs into txt / lrc / srt / vtt / json files."""
+    reporter = Reporter(quiet=quiet, verbose=verbose)
+    try:
+        chosen = parse_formats(formats)
+    except AltError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    options = TranscribeOptions(
+        model=model, device=device, segmenter=segmenter, asr_input=asr_input,
+        separation=SeparatorOptions(separator=separator, demucs_model=demucs_model,
+                                    demucs_repo=demucs_repo, threads=threads),
+        vad=VadOptions(frame_length=vad_frame_length, hop_length=vad_hop_length,
+                       onset=vad_onset, offset=vad_offset, min_silence=vad_min_silence,
+                       min_speech=vad_min_speech, padding=vad_padding,
+                       max_segment=vad_max_segment, min_silence_at_max=vad_cut_silence,
+                       max_window=max_window),
+        asr=AsrOptions(language=language, batch_size=batch_size, beam_size=beam_size,
+                       word_timestamps=not no_word_timestamps),
+        section_gap=section_gap, cache_dir=cache_dir,
+    )  # fmt: skip
+    try:
+        transcriber = Transcriber(options, reporter)
+    except AltError as exc:
+        _fail(str(exc))
+    failures = 0
+    for path in inputs:
+        if not _transcribe_one(transcriber, path, chosen, output_dir, overwrite, reporter):
+            failures += 1
+    sys.exit(EXIT_OK if failures == 0 else EXIT_ERROR)
+
+
+def _transcribe_one(transcriber: Transcriber, path: Path, formats: tuple[str, ...],
+                    output_dir: Path | None, overwrite: bool, reporter: Reporter) -> bool:
+    """One song start to finish; False (after a one-line message) when it failed."""
+    paths = output_paths(path, formats, output_dir)
+    if not overwrite and outputs_complete(paths):
+        reporter.info(f"{path}: skipped, outputs exist (use --overwrite to redo)")
+        return True
+    started = time.perf_counter()
+    try:
+        song = transcriber.transcribe(path)
+        document = transcript_document(
+            song, transcriber.options, transcriber.model_name, transcriber.device
+        )
+        written = write_outputs(song, paths, document)
+    except AltError as exc:
+        click.echo(f"alt: error: {exc}", err=True)
+        return False
+    except Exception as exc:  # noqa: BLE001 - one broken song must not take the batch down
+        if reporter.verbose:
+            traceback.print_exc()
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        click.echo(f"alt: error: {path}: {type(exc).__name__}: {reason}", err=True)
+        return False
+    for note in song.notes:
+        reporter.info(f"{path}: note: {note}")
+    elapsed = time.perf_counter() - started
+    reporter.info(
+        f"{path}: {len(song.lines)} lines, language {song.language or '?'}, "
+        f"{elapsed:.1f} s ({elapsed / max(song.duration, 1e-9):.2f}x real time) -> "
+        + ", ".join(str(p) for p in written)
+    )
+    return True
+
+
+def main() -> None:
+    """Console entry point: Ctrl-C ends with one line, not a traceback."""
+    try:
+        cli.main(prog_name="alt")
+    except KeyboardInterrupt:
+        click.echo("alt: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":
+    main()
