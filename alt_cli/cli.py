@@ -10,6 +10,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,7 +23,7 @@ from alt_cli.outputs import (
     transcript_document,
     write_outputs,
 )
-from alt_cli.pipeline import ASR_INPUTS, SEGMENTERS, Transcriber, TranscribeOptions
+from alt_cli.pipeline import ASR_INPUTS, SEGMENTERS, TranscribeOptions, Transcriber
 from alt_cli.progress import Reporter
 from alt_cli.segmentation import VadOptions
 from alt_cli.separation import SeparatorOptions
@@ -78,6 +79,8 @@ def cli() -> None:
               help="Windows decoded together (pays off on a GPU).")
 @click.option("--beam-size", type=click.IntRange(min=1), default=None,
               help="Beam search width at temperature 0. [default: greedy]")
+@click.option("--best-of", type=click.IntRange(min=1), default=None,
+              help="Samples drawn per fallback temperature, best kept. [default: 1]")
 @click.option("--no-word-timestamps", is_flag=True,
               help="Skip word alignment (faster; lines are then only split at Whisper's "
                    "segments).")
@@ -111,38 +114,19 @@ def cli() -> None:
               help="CPU threads for torch. [default: torch's choice]")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Print timings and tracebacks too.")
-def transcribe(inputs: tuple[Path, ...], output_dir: Path | None, formats: str, overwrite: bool,
-               model: str | None, device: str, language: str | None, separator: str,
-               demucs_model: str, demucs_repo: Path | None, segmenter: str,
-               asr_input: str | None, batch_size: int, beam_size: int | None,
-               no_word_timestamps: bool, vad_onset: float, vad_offset: float,
-               vad_min_silence: float, vad_min_speech: float, vad_padding: float,
-               vad_max_segment: float, vad_cut_silence: float, vad_frame_length: int,
-               vad_hop_length: int, max_window: float, section_gap: float,
-               cache_dir: Path | None, threads: int | None, quiet: bool, verbose: bool) -> None:
+def transcribe(inputs: tuple[Path, ...], **opts: Any) -> None:
     """Transcribe the lyrics of songs into txt / lrc / srt / vtt / json files."""
-    reporter = Reporter(quiet=quiet, verbose=verbose)
+    reporter = Reporter(quiet=opts["quiet"], verbose=opts["verbose"])
     try:
-        chosen = parse_formats(formats)
+        chosen = parse_formats(opts["formats"])
     except AltError as exc:
         _fail(str(exc), EXIT_USAGE)
-    if threads:
+    if opts["threads"]:
         import torch
 
-        torch.set_num_threads(threads)
-    options = TranscribeOptions(
-        model=model, device=device, segmenter=segmenter, asr_input=asr_input,
-        separation=SeparatorOptions(separator=separator, demucs_model=demucs_model,
-                                    demucs_repo=demucs_repo, threads=threads),
-        vad=VadOptions(frame_length=vad_frame_length, hop_length=vad_hop_length,
-                       onset=vad_onset, offset=vad_offset, min_silence=vad_min_silence,
-                       min_speech=vad_min_speech, padding=vad_padding,
-                       max_segment=vad_max_segment, min_silence_at_max=vad_cut_silence,
-                       max_window=max_window),
-        asr=AsrOptions(language=language, batch_size=batch_size, beam_size=beam_size,
-                       word_timestamps=not no_word_timestamps),
-        section_gap=section_gap, cache_dir=cache_dir,
-    )  # fmt: skip
+        torch.set_num_threads(opts["threads"])
+    options = options_from_cli(opts)
+    output_dir, overwrite = opts["output_dir"], opts["overwrite"]
     try:
         transcriber = Transcriber(options, reporter)
     except AltError as exc:
@@ -152,6 +136,31 @@ def transcribe(inputs: tuple[Path, ...], output_dir: Path | None, formats: str, 
         if not _transcribe_one(transcriber, path, chosen, output_dir, overwrite, reporter):
             failures += 1
     sys.exit(EXIT_OK if failures == 0 else EXIT_ERROR)
+
+
+def options_from_cli(opts: dict[str, Any]) -> TranscribeOptions:
+    """Map the CLI's flat options onto the API's option dataclasses."""
+    return TranscribeOptions(
+        model=opts["model"], device=opts["device"], segmenter=opts["segmenter"],
+        asr_input=opts["asr_input"],
+        separation=SeparatorOptions(
+            separator=opts["separator"], demucs_model=opts["demucs_model"],
+            demucs_repo=opts["demucs_repo"], threads=opts["threads"],
+        ),
+        vad=VadOptions(
+            frame_length=opts["vad_frame_length"], hop_length=opts["vad_hop_length"],
+            onset=opts["vad_onset"], offset=opts["vad_offset"],
+            min_silence=opts["vad_min_silence"], min_speech=opts["vad_min_speech"],
+            padding=opts["vad_padding"], max_segment=opts["vad_max_segment"],
+            min_silence_at_max=opts["vad_cut_silence"], max_window=opts["max_window"],
+        ),
+        asr=AsrOptions(
+            language=opts["language"], batch_size=opts["batch_size"],
+            beam_size=opts["beam_size"], best_of=opts["best_of"],
+            word_timestamps=not opts["no_word_timestamps"],
+        ),
+        section_gap=opts["section_gap"], cache_dir=opts["cache_dir"],
+    )  # fmt: skip
 
 
 def _transcribe_one(transcriber: Transcriber, path: Path, formats: tuple[str, ...],

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -107,9 +107,11 @@ class Transcriber:
             raise AltError(f"unknown segmenter {options.segmenter!r} (choose from rmsvad, native)")
         if options.asr_input is not None and options.asr_input not in ASR_INPUTS:
             raise AltError(f"unknown ASR input {options.asr_input!r} (choose from mix, vocals)")
+        self.device = resolve_device(options.device)
+        if self.device == "cuda" and not options.asr.fp16:
+            options = replace(options, asr=replace(options.asr, fp16=True))  # half on GPU
         self.options = options
         self.reporter = reporter or Reporter(quiet=True)
-        self.device = resolve_device(options.device)
         self.cache_dir = options.cache_dir or default_cache_dir()
         self._separator: Separator | None = None
         self._whisper = None
@@ -123,7 +125,7 @@ class Transcriber:
         if self._separator is None:
             sep_options = self.options.separation
             if sep_options.device != self.device:
-                sep_options = SeparatorOptions(**{**sep_options.__dict__, "device": self.device})
+                sep_options = replace(sep_options, device=self.device)
             self._separator = make_separator(sep_options)
             self.reporter.info(f"separator: {self._separator.name} ({self._separator.model})")
         return self._separator

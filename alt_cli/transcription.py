@@ -36,7 +36,7 @@ class AsrOptions:
     language: str | None = None  # ISO code; None = detect once per song
     batch_size: int = 8  # windows decoded together
     beam_size: int | None = None  # beam search at temperature 0; None = greedy
-    best_of: int = 5  # samples drawn at temperatures > 0
+    best_of: int | None = None  # samples drawn at temperatures > 0 (None = 1, as transcribe())
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     compression_ratio_threshold: float = 2.4  # above: text is repetitive (a loop), retry hotter
     logprob_threshold: float = -1.0  # below: the decode is unsure, retry hotter
