@@ -1,0 +1,283 @@
+"""Demucs vocal separation, and finding its weights without touching the network.
+
+``demucs.pretrained.get_model(name)`` first asks the HuggingFace hub, then the legacy AWS
+repo, and offline it spends ~25 s retrying before it fails.  A CLI that picks its separator
+automatically cannot afford that on every run, so this module decides from the file system
+alone whether a model's files are already here: in a local ``--demucs-repo`` folder, in torch
+hub's checkpoint cache (where the legacy repo downloads to), or in the HuggingFace cache
+(where demucs >= 4.1 downloads to).  Only when they all are is demucs asked to load them, by
+a route that reads exactly those files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from alt_cli.errors import ModelUnavailableError
+
+SAMPLE_RATE = 44100  # Hz; every released demucs model, and what we feed it
+SPLIT_OVERLAP = 0.25  # fraction of each segment overlapped with the next (demucs's default)
+NORMALISE_EPS = 1e-8  # added to the mix's std so digital silence does not divide by zero
+VOCALS = "vocals"
+
+
+@dataclass(frozen=True)
+class DemucsWeights:
+    """Where a model's files were found, and which files it needs."""
+
+    model: str
+    source: str  # "repo" (a --demucs-repo folder) | "torch-hub" | "hf-cache"
+    files: tuple[Path, ...]  # one weight file per model in the bag
+    bag: Path | None  # the bag's yaml, when ``model`` names a bag rather than one signature
+    repo: Path | None = None
+
+
+def find_demucs_weights(model: str = "mdx_extra", repo: Path | None = None) -> DemucsWeights | None:
+    """Locate every file ``model`` needs on this machine, or None; file-system checks only."""
+    if repo is not None:
+        return _find_in_local_repo(model, Path(repo))
+    package = _demucs_package_dir()
+    if package is None:
+        return None
+    return _find_in_torch_hub(model, package / "remote") or _find_in_hf_cache(model)
+
+
+def demucs_weights_available(model: str = "mdx_extra", repo: Path | None = None) -> bool:
+    """Whether ``model`` can be loaded offline right now (fast: no network, no model load)."""
+    return find_demucs_weights(model, repo) is not None
+
+
+def unavailable_message(model: str, repo: Path | None) -> str:
+    """One line saying why ``model`` cannot be used and what to do about it."""
+    if _demucs_package_dir() is None:
+        return "demucs is not installed: `pip install demucs`, or use --separator spleeter"
+    if repo is not None:
+        return (f"demucs model {model!r} not found in {repo} (needs {model}.yaml and its "
+                f"<signature>.th files, or <signature>.th); fix --demucs-repo or use "
+                f"--separator spleeter")
+    return (f"demucs model {model!r} is not on this machine: run `demucs -n {model}` once with "
+            f"network to cache it, pass --demucs-repo DIR with its .yaml/.th files, or use "
+            f"--separator spleeter")
+
+
+class DemucsSeparator:
+    """Vocals from a demucs model (or bag of models), loaded once at construction."""
+
+    name = "demucs"
+
+    def __init__(self, model: str = "mdx_extra", repo: Path | None = None,
+                 device: str = "cpu") -> None:
+        """Load ``model`` from wherever :func:`find_demucs_weights` finds it, else raise."""
+        weights = find_demucs_weights(model, repo)
+        if weights is None:
+            raise ModelUnavailableError(unavailable_message(model, repo))
+        self.model = model
+        self.device = device
+        # Local folders can hold any weights under any name, so the cache key needs more than
+        # the name; the released models' files carry their checksum in their names already.
+        self.weights_tag = _weights_tag(weights) if weights.source == "repo" else ""
+        self._net = _load(weights)
+        if self._net.samplerate != SAMPLE_RATE or self._net.audio_channels != 2:
+            raise ModelUnavailableError(
+                f"demucs model {model!r} works at {self._net.samplerate} Hz with "
+                f"{self._net.audio_channels} channel(s); only 44.1 kHz stereo models are supported")
+        if VOCALS not in self._net.sources:
+            raise ModelUnavailableError(f"demucs model {model!r} has no vocals source "
+                                        f"(sources: {', '.join(self._net.sources)})")
+        self._vocals_index = list(self._net.sources).index(VOCALS)
+
+    def separate(self, stereo: np.ndarray) -> np.ndarray:
+        """Vocals of a ``(2, n)`` float32 44.1 kHz mix, as ``(2, n)`` float32.
+
+        Normalised like ``demucs.api`` does (zero mean, unit std of the mono mix), because the
+        models were trained on normalised input; the scaling is undone on the output.
+        """
+        import torch
+        from demucs.apply import apply_model
+
+        if stereo.ndim != 2 or stereo.shape[0] != 2:
+            raise ValueError(f"expected a (2, n) stereo array, got shape {stereo.shape}")
+        if stereo.shape[1] == 0:
+            return np.zeros((2, 0), dtype=np.float32)
+        with torch.inference_mode():
+            mix = torch.from_numpy(np.ascontiguousarray(stereo, dtype=np.float32))
+            ref = mix.mean(0)
+            mean = ref.mean()
+            std = (ref.std() if ref.numel() > 1 else torch.tensor(0.0)) + NORMALISE_EPS
+            sources = apply_model(self._net, ((mix - mean) / std)[None], shifts=0, split=True,
+                                  overlap=SPLIT_OVERLAP, progress=False, device=self.device)
+            vocals = sources[0, self._vocals_index] * std + mean
+            return vocals.to("cpu", torch.float32).contiguous().numpy()
+
+
+def _demucs_package_dir() -> Path | None:
+    """The installed demucs package folder, found without importing demucs (and torch)."""
+    spec = find_spec("demucs")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _bag_signatures(yaml_file: Path) -> list[str] | None:
+    """The model signatures a bag yaml lists, or None if it is unreadable or malformed."""
+    try:
+        bag = yaml.safe_load(yaml_file.read_text())
+        signatures = bag["models"]
+    except (OSError, yaml.YAMLError, TypeError, KeyError):
+        return None
+    if not isinstance(signatures, list) or not signatures:
+        return None
+    return [str(sig) for sig in signatures]
+
+
+def _find_in_local_repo(model: str, repo: Path) -> DemucsWeights | None:
+    """Resolve ``model`` in a folder laid out like demucs's LocalRepo + BagOnlyRepo.
+
+    A ``.th`` file is named ``<sig>.th`` or ``<sig>-<checksum>.th``; a bag is ``<name>.yaml``.
+    """
+    if not repo.is_dir():
+        return None
+    by_sig = {}
+    for file in repo.iterdir():
+        if file.suffix == ".th":
+            by_sig[file.stem.rsplit("-", 1)[0]] = file
+    if model in by_sig:
+        return DemucsWeights(model, "repo", (by_sig[model],), None, repo)
+    bag = repo / f"{model}.yaml"
+    signatures = _bag_signatures(bag) if bag.is_file() else None
+    if signatures is None or any(sig not in by_sig for sig in signatures):
+        return None
+    return DemucsWeights(model, "repo", tuple(by_sig[sig] for sig in signatures), bag, repo)
+
+
+def _remote_files(remote: Path) -> dict[str, str]:
+    """Signature -> path below demucs's download root, parsed from ``remote/files.txt``.
+
+    The format is demucs's own: ``root: <folder>/`` lines set a prefix for the file names
+    (``<sig>-<checksum>.th``) that follow; ``#`` starts a comment.
+    """
+    files: dict[str, str] = {}
+    root = ""
+    try:
+        lines = (remote / "files.txt").read_text().splitlines()
+    except OSError:
+        return files
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("root:"):
+            root = line.split(":", 1)[1].strip()
+        else:
+            files[line.split("-", 1)[0]] = root + line
+    return files
+
+
+def _find_in_torch_hub(model: str, remote: Path) -> DemucsWeights | None:
+    """Resolve a released model against torch hub's checkpoint folder.
+
+    ``torch.hub.load_state_dict_from_url`` stores a download under its URL's file name, and
+    uses that file without any network access when it exists.
+    """
+    import torch
+
+    files = _remote_files(remote)
+    bag = remote / f"{model}.yaml"
+    if model in files:
+        signatures, bag_file = [model], None
+    elif bag.is_file():
+        signatures, bag_file = _bag_signatures(bag), bag
+    else:
+        return None
+    if not signatures or any(sig not in files for sig in signatures):
+        return None
+    checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
+    paths = tuple(checkpoints / Path(files[sig]).name for sig in signatures)
+    if not all(path.is_file() for path in paths):
+        return None
+    return DemucsWeights(model, "torch-hub", paths, bag_file)
+
+
+def _find_in_hf_cache(model: str) -> DemucsWeights | None:
+    """Resolve a named model against the HuggingFace cache, as demucs >= 4.1 lays it out."""
+    try:
+        from demucs.hf import DEFAULT_NAMESPACE, hf_repo_name
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # older demucs, or no huggingface_hub: nothing can be cached there
+        return None
+    name = model.removeprefix("hf://")
+    namespace, _, name = name.rpartition("/")
+    repo_id = f"{namespace or DEFAULT_NAMESPACE}/{hf_repo_name(name)}"
+
+    def cached(filename: str) -> Path | None:
+        try:
+            found = try_to_load_from_cache(repo_id, filename)
+        except ValueError:  # a name that cannot be a HuggingFace repo id cannot be cached
+            return None
+        return Path(found) if isinstance(found, str) else None
+
+    bag = cached(f"{name}.yaml")
+    signatures = _bag_signatures(bag) if bag is not None else None
+    if signatures is None:
+        return None
+    paths = [cached(f"{sig}.safetensors") for sig in signatures]
+    if any(path is None for path in paths):
+        return None
+    return DemucsWeights(model, "hf-cache", tuple(paths), bag)  # type: ignore[arg-type]
+
+
+def _load(weights: DemucsWeights):
+    """Build the demucs model from files known to be present, by a network-free route."""
+    try:
+        if weights.source == "repo":
+            from demucs.pretrained import get_model
+
+            return get_model(weights.model, repo=weights.repo)
+        if weights.source == "torch-hub":
+            return _load_from_torch_hub(weights.model)
+        return _load_from_hf_cache(weights)
+    except SystemExit as exc:  # demucs calls sys.exit when a quantized model lacks diffq
+        raise ModelUnavailableError(f"demucs model {weights.model!r} needs the diffq package: "
+                                    f"`pip install diffq`, or use another model") from exc
+    except ModelUnavailableError:
+        raise
+    except Exception as exc:  # demucs raises many kinds on bad files; the user needs one line
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelUnavailableError(f"cannot load demucs model {weights.model!r} "
+                                    f"({weights.source}): {detail}") from exc
+
+
+def _load_from_torch_hub(model: str):
+    """Load a released model the way ``get_model`` does, minus its HuggingFace attempt."""
+    from demucs.pretrained import REMOTE_ROOT, ROOT_URL
+    from demucs.repo import AnyModelRepo, BagOnlyRepo, RemoteRepo
+
+    urls = {sig: ROOT_URL + path for sig, path in _remote_files(REMOTE_ROOT).items()}
+    model_repo = RemoteRepo(urls)
+    net = AnyModelRepo(model_repo, BagOnlyRepo(REMOTE_ROOT, model_repo)).get_model(model)
+    return net.eval()
+
+
+def _load_from_hf_cache(weights: DemucsWeights):
+    """Load a bag from cached safetensors files with demucs's own HuggingFace loader."""
+    from demucs.apply import BagOfModels
+    from demucs.hf import load_safetensors_model
+
+    assert weights.bag is not None
+    bag = yaml.safe_load(weights.bag.read_text())
+    models = [load_safetensors_model(path) for path in weights.files]
+    return BagOfModels(models, bag.get("weights"), bag.get("segment")).eval()
+
+
+def _weights_tag(weights: DemucsWeights) -> str:
+    """Short digest of the weight files' names and sizes: cheap, and changes with the weights."""
+    digest = hashlib.sha256()
+    for path in (*weights.files, *([weights.bag] if weights.bag else [])):
+        digest.update(f"{path.name}:{path.stat().st_size}\n".encode())
+    return digest.hexdigest()[:8]
