@@ -17,16 +17,18 @@ import numpy as np
 import torch
 import whisper
 from whisper.audio import HOP_LENGTH, N_SAMPLES
-from whisper.decoding import DecodingOptions, DecodingResult
+from whisper.decoding import DecodingOptions, DecodingResult, DecodingTask
 from whisper.timing import add_word_timestamps
 from whisper.tokenizer import Tokenizer, get_tokenizer
 
 from alt_cli.audio import ASR_SAMPLE_RATE
+from alt_cli.loop_guard import StopLoops, loop_span, trim_loop
 from alt_cli.lyrics import Word
 from alt_cli.segmentation import Window
 
 TIMESTAMP_STEP = 0.02  # seconds per Whisper timestamp token
 LANGUAGE_PROBE_WINDOWS = 3  # most vocal windows used to detect the song's language
+SAMPLING_SEED = 0  # fallback temperatures sample; a fixed seed makes reruns reproducible
 
 
 @dataclass(frozen=True)
@@ -175,8 +177,10 @@ class WindowTranscriber:
             without_timestamps=False,
             fp16=opts.fp16,
         )
+        task = DecodingTask(self.model, decoding)
+        task.logit_filters.append(StopLoops(task.tokenizer.eot, task.sample_begin))
         with torch.inference_mode():
-            return whisper.decode(self.model, mels, decoding)
+            return task.run(mels)
 
     def _needs_retry(self, result: DecodingResult) -> bool:
         opts = self.options
@@ -185,6 +189,7 @@ class WindowTranscriber:
         return (
             text_compression_ratio(result.text) > opts.compression_ratio_threshold
             or result.avg_logprob < opts.logprob_threshold
+            or loop_span(result.tokens) > 0
         )
 
     def _is_silent(self, result: DecodingResult) -> bool:
@@ -213,7 +218,8 @@ class WindowTranscriber:
         mel: torch.Tensor,
         tokenizer: Tokenizer,
     ) -> tuple[AsrSegment, ...]:
-        pieces = split_timed_segments(result.tokens, tokenizer, window.duration)
+        # A loop that survived every temperature is cut back to one instance of its unit.
+        pieces = split_timed_segments(trim_loop(result.tokens), tokenizer, window.duration)
         segments = [
             {"seek": 0, "start": s, "end": e, "tokens": toks, "text": tokenizer.decode(toks)}
             for s, e, toks in pieces
@@ -247,6 +253,7 @@ class WindowTranscriber:
     ) -> list[WindowTranscript]:
         """Transcribe every window; returned in the windows' order."""
         tokenizer = model_tokenizer(self.model, language)
+        torch.manual_seed(SAMPLING_SEED)  # same song, same settings -> same lyrics
         order = sorted(range(len(windows)), key=lambda i: windows[i].duration, reverse=True)
         transcripts: list[WindowTranscript | None] = [None] * len(windows)
         size = max(1, self.options.batch_size)
@@ -262,8 +269,9 @@ class WindowTranscriber:
                 segments = () if silent else self._window_segments(
                     window, result, mels[row], tokenizer
                 )
+                text = " ".join(seg.text for seg in segments)
                 transcripts[index] = WindowTranscript(
-                    window.start, window.end, "" if silent else result.text.strip(),
+                    window.start, window.end, text,
                     result.temperature, result.avg_logprob, result.no_speech_prob,
                     text_compression_ratio(result.text), silent, segments,
                 )  # fmt: skip
