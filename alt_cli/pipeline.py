@@ -42,7 +42,7 @@ ASR_INPUTS = ("mix", "vocals")
 # Which audio Whisper hears, by separator.  Measured: with Spleeter the mix transcribes ~3 WER
 # points better than its vocals (its artefacts hurt more than the accompaniment); the paper found
 # Demucs vocals better than the mix with large-v2.
-DEFAULT_ASR_INPUT = {"spleeter": "mix", "demucs": "vocals", "none": "mix"}
+DEFAULT_ASR_INPUT = {"spleeter": "mix", "demucs": "vocals", "none": "mix", "stem": "vocals"}
 GPU_DEFAULT_MODEL = "large-v2"  # the paper's model
 CPU_DEFAULT_MODEL = "base"  # large-v2 runs ~1x real time on a laptop CPU; base ~0.2x
 
@@ -150,20 +150,20 @@ class Transcriber:
         """Native long-form on the mix is the plain-Whisper baseline: no separation at all."""
         return self.options.segmenter == "rmsvad" or self.options.asr_input == "vocals"
 
-    def transcribe(self, source: str | Path | SongAudio) -> SongTranscript:
-        """Transcribe one song (a path, or audio already decoded)."""
+    def transcribe(
+        self, source: str | Path | SongAudio, vocals: np.ndarray | None = None
+    ) -> SongTranscript:
+        """Transcribe one song (a path, or audio already decoded).
+
+        `vocals` (2, n) at 44.1 kHz replaces separation: the true vocal stem of a benchmark.
+        """
         timings: dict[str, float] = {}
         started = time.perf_counter()
         song = source if isinstance(source, SongAudio) else load_song(source)
         timings["decode"] = time.perf_counter() - started
         self.reporter.debug(f"{song.path.name}: {song.duration:.1f} s of audio")
-
-        separated: SeparationResult | None = None
-        if self.needs_separation():
-            self.reporter.info(f"{song.path.name}: separating vocals")
-            separated = separate_cached(
-                self.separator, song.stereo, song.content_hash, self.cache_dir
-            )
+        separated = self.separate(song, vocals)
+        if separated is not None:
             timings["separation"] = separated.seconds
         separator_name = separated.separator if separated else "none"
         asr_input = self.asr_input_for(separator_name)
@@ -188,6 +188,41 @@ class Transcriber:
             self._run_windows(result, model, audio16k, vocals16k)
         timings["total"] = time.perf_counter() - started
         return result
+
+    def separate(
+        self, song: SongAudio, vocals: np.ndarray | None = None
+    ) -> SeparationResult | None:
+        """Separated vocals (from the cache when possible), a given stem, or None if unneeded."""
+        if vocals is not None:
+            return SeparationResult(vocals, "stem", "true-stem", cached=True, seconds=0.0)
+        if not self.needs_separation():
+            return None
+        self.reporter.info(f"{song.path.name}: separating vocals")
+        return separate_cached(self.separator, song.stereo, song.content_hash, self.cache_dir)
+
+    def transcribe_spans(
+        self, song: SongAudio, spans: list[tuple[float, float]], language: str,
+        vocals: np.ndarray | None = None,
+    ) -> list[str]:
+        """Whisper on given clips of a song (the short-form task): one text per span.
+
+        Each clip is one Whisper input; Whisper's segments inside it become lines.
+        """
+        separated = self.separate(song, vocals) if (
+            vocals is not None or self.options.asr_input == "vocals") else None
+        use_vocals = separated is not None and self.asr_input_for(separated.separator) == "vocals"
+        audio16k = stereo_to_mono16k(separated.vocals) if use_vocals else song.mono16k()
+        windows = [Window((Segment(start, end),)) for start, end in spans]
+        decoder = WindowTranscriber(self.whisper_model, self.options.asr)
+        results = decoder.transcribe(audio16k, windows, language)
+        return ["\n".join(seg.text for seg in window.segments) for window in results]
+
+    def share_models(self, other: Transcriber) -> None:
+        """Reuse another transcriber's loaded models where they are the same ones."""
+        if other._whisper is not None and other.model_name == self.model_name:
+            self._whisper, self.resolved_model = other._whisper, other.resolved_model
+        if other._separator is not None and other.options.separation == self.options.separation:
+            self._separator = other._separator
 
     def _language(self, model, audio16k, windows, energy) -> tuple[str, float]:
         language = self.options.asr.language

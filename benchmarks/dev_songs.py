@@ -31,6 +31,8 @@ def main() -> None:
     parser.add_argument("--given-language", action="store_true",
                         help="pass the reference language instead of detecting it")
     parser.add_argument("--out", type=Path, default=Path("results/dev_songs"))
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="stem/model cache; a fresh folder measures cold separation")
     args = parser.parse_args()
 
     with open(args.data / "metadata.csv", encoding="utf-8") as handle:
@@ -47,7 +49,7 @@ def main() -> None:
                 transcribers[key] = Transcriber(TranscribeOptions(
                     model=args.model, segmenter=segmenter,
                     separation=SeparatorOptions(separator=args.separator),
-                    asr=AsrOptions(language=key),
+                    asr=AsrOptions(language=key), cache_dir=args.cache_dir,
                 ))  # fmt: skip
                 transcribers[key].whisper_model  # noqa: B018 - load now
             started = time.perf_counter()

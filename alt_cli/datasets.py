@@ -1,0 +1,169 @@
+"""Benchmark datasets: Jam-ALT and MUSDB-ALT from a local folder (or the Hugging Face Hub).
+
+Folder layout (that of ``../shared/jam-alt-dev``)::
+
+    audio/<name>.(mp3|wav|flac)      the mixes
+    lyrics/<name>.txt                reference lyrics (lines, blank line between sections)
+    lyrics_tagged/<name>.txt         optional: the same with <nl>...</nl> around vocables
+    line_timings/<name>.csv          optional: start,end,text per line (short-form task)
+    stems/<name>/vocals.wav          optional (MUSDB-ALT): the true vocal stem
+    metadata.csv                     optional: name, language, artist, title, ...
+
+The song list and languages come from the manifest in ``data_manifests/`` when there is one,
+else from the folder itself (and the loader says so).  No audio or lyrics live in this repo.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alt_cli.errors import AltError
+
+AUDIO_EXTENSIONS = (".mp3", ".wav", ".flac")
+MANIFEST_DIR = Path(__file__).resolve().parents[1] / "data_manifests"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Where a benchmark's song list and public copy are."""
+
+    name: str
+    manifest: str | None  # file in data_manifests/, None when the list is not established
+    hub_repo: str  # Hugging Face dataset repository
+
+
+DATASETS = {
+    "jam-alt": DatasetInfo("jam-alt", "jam-alt.csv", "jamendolyrics/jam-alt"),
+    # The 39 MUSDB18 test songs that have lyrics: no public list we could verify offline, so
+    # the song list is taken from the data folder.
+    "musdb-alt": DatasetInfo("musdb-alt", None, "audioshake/musdb-alt"),
+}
+
+
+@dataclass(frozen=True)
+class BenchSong:
+    """One song of a benchmark with every reference the folder has for it."""
+
+    name: str
+    language: str
+    audio: Path
+    lyrics: str
+    lyrics_tagged: str | None = None
+    line_timings: Path | None = None
+    vocals_stem: Path | None = None
+    artist: str = ""
+    title: str = ""
+
+
+@dataclass
+class DatasetSelection:
+    """The songs a run will use, and what was asked for but is not there."""
+
+    dataset: str
+    data_dir: Path
+    songs: list[BenchSong]
+    missing: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def read_metadata(path: Path) -> dict[str, dict[str, str]]:
+    """name -> row of a metadata/manifest CSV (needs a 'name' column)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise AltError(f"{path}: cannot read ({exc})") from exc
+    if rows and "name" not in rows[0]:
+        raise AltError(f"{path}: no 'name' column")
+    return {row["name"]: row for row in rows}
+
+
+def _find_audio(data_dir: Path, name: str) -> Path | None:
+    for ext in AUDIO_EXTENSIONS:
+        path = data_dir / "audio" / f"{name}{ext}"
+        if path.is_file():
+            return path
+    return None
+
+
+def _optional_text(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def fetch_from_hub(info: DatasetInfo) -> Path:
+    """Download a benchmark from the Hugging Face Hub (optional extra), or say what to do."""
+    hint = f"pass --data-dir DIR with a local copy of {info.name}"
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as exc:
+        raise AltError(f"no local data: {hint} (or pip install 'alt-cli[hub]' to download "
+                       f"{info.hub_repo})") from exc
+    try:
+        return Path(snapshot_download(info.hub_repo, repo_type="dataset"))
+    except Exception as exc:  # noqa: BLE001 - offline, auth, missing repo: all one message
+        raise AltError(f"cannot download {info.hub_repo} ({type(exc).__name__}); {hint}") from exc
+
+
+def load_dataset(
+    dataset: str,
+    data_dir: Path | None = None,
+    *,
+    songs: Sequence[str] | None = None,
+    languages: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> DatasetSelection:
+    """Select the songs of a benchmark that are present in `data_dir`."""
+    if dataset not in DATASETS:
+        raise AltError(f"unknown dataset {dataset!r} (choose from {', '.join(DATASETS)})")
+    info = DATASETS[dataset]
+    data_dir = data_dir if data_dir is not None else fetch_from_hub(info)
+    if not (data_dir / "audio").is_dir():
+        raise AltError(f"{data_dir}: no audio/ folder (expected the {dataset} layout)")
+    notes: list[str] = []
+    metadata = read_metadata(data_dir / "metadata.csv") if (
+        data_dir / "metadata.csv").is_file() else {}
+    if info.manifest and (MANIFEST_DIR / info.manifest).is_file():
+        listed = read_metadata(MANIFEST_DIR / info.manifest)
+    else:
+        listed = {p.stem: metadata.get(p.stem, {}) for p in sorted((data_dir / "audio").iterdir())
+                  if p.suffix.lower() in AUDIO_EXTENSIONS}
+        notes.append(f"no verified {dataset} song list: using the {len(listed)} songs found in "
+                     f"{data_dir / 'audio'}")
+    wanted = list(listed)
+    if songs:
+        unknown = [name for name in songs if name not in listed]
+        if unknown:
+            raise AltError(f"not in {dataset}: {', '.join(unknown)}")
+        wanted = list(songs)
+
+    selected, missing = [], []
+    for name in wanted:
+        row = {**listed.get(name, {}), **metadata.get(name, {})}
+        language = row.get("language", "")
+        if languages and language not in languages:
+            continue
+        audio = _find_audio(data_dir, name)
+        lyrics = _optional_text(data_dir / "lyrics" / f"{name}.txt")
+        if audio is None or lyrics is None:
+            missing.append(name)
+            continue
+        if not language:
+            raise AltError(f"{name}: no language in the manifest or {data_dir}/metadata.csv")
+        timings = data_dir / "line_timings" / f"{name}.csv"
+        stem = data_dir / "stems" / name / "vocals.wav"
+        selected.append(BenchSong(
+            name=name, language=language, audio=audio, lyrics=lyrics,
+            lyrics_tagged=_optional_text(data_dir / "lyrics_tagged" / f"{name}.txt"),
+            line_timings=timings if timings.is_file() else None,
+            vocals_stem=stem if stem.is_file() else None,
+            artist=row.get("artist", ""), title=row.get("title", ""),
+        ))  # fmt: skip
+        if limit and len(selected) >= limit:
+            break
+    if not selected:
+        raise AltError(f"{data_dir}: no usable {dataset} song (need audio/<name>.mp3|wav|flac "
+                       "and lyrics/<name>.txt)")
+    return DatasetSelection(dataset, data_dir, selected, missing, notes)
