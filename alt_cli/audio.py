@@ -14,6 +14,8 @@ import hashlib
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,8 +103,29 @@ def _check_readable(path: Path) -> None:
         raise AudioError(f"{path}: empty file (0 bytes)")
 
 
+@contextmanager
+def _silenced_native_stderr() -> Iterator[None]:
+    """Hide what C decoders print straight to fd 2 (libmpg123's "Cannot read next header").
+
+    Their warnings are not for the user: a file either decodes or gets our one-line error.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 (embedded use): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
-    data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    with _silenced_native_stderr():
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     return np.ascontiguousarray(data.T), int(rate)
 
 
@@ -122,6 +145,7 @@ def _decode_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
     if proc.returncode != 0:
         reason = proc.stderr.decode(errors="replace").strip().splitlines()
         detail = reason[-1] if reason else f"ffmpeg exit code {proc.returncode}"
+        detail = detail.replace(f"{path}: ", "")
         raise AudioError(f"{path}: not decodable audio ({detail})")
     samples = np.frombuffer(proc.stdout, dtype=np.float32)
     return np.ascontiguousarray(samples.reshape(-1, 2).T), SEPARATION_SAMPLE_RATE

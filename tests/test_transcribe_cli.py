@@ -123,7 +123,8 @@ def test_usage_errors(example_song, tmp_path):
     bad_format = run_alt("transcribe", str(example_song), "-f", "txt,docx")
     assert bad_format.returncode == 2 and "docx" in bad_format.stderr
     no_model = run_alt("transcribe", str(example_song), "--model", str(tmp_path / "nope.pt"),
-                       "--cache-dir", str(tmp_path), "--separator", "none", "-o", str(tmp_path))
+                       "--cache-dir", str(tmp_path), "--separator", "none", "-o", str(tmp_path),
+                       "-q")
     assert no_model.returncode == 1
     assert no_model.stderr.count("\n") == 1 and "nope.pt" in no_model.stderr
     assert not list(tmp_path.glob("audio_example.*"))
