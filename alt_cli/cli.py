@@ -7,22 +7,15 @@ only with ``--verbose``.
 from __future__ import annotations
 
 import sys
-import time
-import traceback
 from pathlib import Path
 from typing import Any
 
 import click
 
+from alt_cli.batch import AUDIO_EXTENSIONS, BatchRunner, discover
 from alt_cli.errors import AltError
 from alt_cli.formats import FORMATS
-from alt_cli.outputs import (
-    output_paths,
-    outputs_complete,
-    parse_formats,
-    transcript_document,
-    write_outputs,
-)
+from alt_cli.outputs import outputs_complete, parse_formats
 from alt_cli.pipeline import ASR_INPUTS, SEGMENTERS, TranscribeOptions, Transcriber
 from alt_cli.progress import Reporter
 from alt_cli.segmentation import VadOptions
@@ -30,8 +23,9 @@ from alt_cli.separation import SeparatorOptions
 from alt_cli.transcription import AsrOptions
 
 EXIT_OK = 0
-EXIT_ERROR = 1  # the only input failed, or a setting is unusable
+EXIT_ERROR = 1  # every song failed, or nothing could start (bad setting, no input)
 EXIT_USAGE = 2  # click's code for bad options
+EXIT_SOME_FAILED = 3  # some songs failed; the others are done
 EXIT_INTERRUPTED = 130
 _VAD_DEFAULTS = VadOptions()
 
@@ -54,6 +48,14 @@ def cli() -> None:
 @click.option("-f", "--format", "formats", default="txt,lrc,json", show_default=True,
               help=f"Comma list of output formats: {', '.join(FORMATS)}.")
 @click.option("--overwrite", is_flag=True, help="Redo songs whose outputs already exist.")
+@click.option("--no-recursive", is_flag=True, help="Do not descend into sub-folders.")
+@click.option("--ext", default=",".join(AUDIO_EXTENSIONS), show_default=True,
+              help="Extensions recognised as audio when walking folders.")
+@click.option("--dry-run", is_flag=True, help="List what would be done, and do nothing.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Append one JSON line per song (done, skipped, failed + reason) to FILE.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="2 = decode and separate the next song while transcribing this one.")
 @click.option("-m", "--model", default=None,
               help="Whisper model name (tiny, base, large-v2, ...), a .pt checkpoint or a "
                    "CTranslate2 folder. [default: large-v2 on a GPU, base on a CPU]")
@@ -115,27 +117,57 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Print timings and tracebacks too.")
 def transcribe(inputs: tuple[Path, ...], **opts: Any) -> None:
-    """Transcribe the lyrics of songs into txt / lrc / srt / vtt / json files."""
+    """Transcribe the lyrics of songs and music folders into txt / lrc / srt / vtt / json.
+
+    Folders are walked recursively; songs whose outputs exist are skipped, so re-running an
+    interrupted command does only what is left.  Exit status: 0 when nothing failed, 3 when
+    some songs failed (the others are done), 1 when every song failed or nothing could start.
+    """
     reporter = Reporter(quiet=opts["quiet"], verbose=opts["verbose"])
     try:
         chosen = parse_formats(opts["formats"])
+        extensions = parse_extensions(opts["ext"])
     except AltError as exc:
         _fail(str(exc), EXIT_USAGE)
+    jobs = discover(inputs, chosen, opts["output_dir"], recursive=not opts["no_recursive"],
+                    extensions=extensions)
+    if not jobs:
+        _fail("no audio files found in " + ", ".join(str(p) for p in inputs))
+    if opts["dry_run"]:
+        for job in jobs:
+            state = job.problem or ("skip (outputs exist)" if not opts["overwrite"]
+                                    and outputs_complete(job.outputs) else "transcribe")
+            click.echo(f"{state}: {job.source} -> {', '.join(map(str, job.outputs.values()))}")
+        sys.exit(EXIT_OK)
     if opts["threads"]:
         import torch
 
         torch.set_num_threads(opts["threads"])
-    options = options_from_cli(opts)
-    output_dir, overwrite = opts["output_dir"], opts["overwrite"]
     try:
-        transcriber = Transcriber(options, reporter)
+        transcriber = Transcriber(options_from_cli(opts), reporter)
     except AltError as exc:
         _fail(str(exc))
-    failures = 0
-    for path in inputs:
-        if not _transcribe_one(transcriber, path, chosen, output_dir, overwrite, reporter):
-            failures += 1
-    sys.exit(EXIT_OK if failures == 0 else EXIT_ERROR)
+    report = open(opts["report"], "a", encoding="utf-8") if opts["report"] else None  # noqa: SIM115
+    try:
+        runner = BatchRunner(transcriber, reporter, overwrite=opts["overwrite"],
+                             jobs=opts["jobs"], report=report)
+        summary = runner.run(jobs)
+    finally:
+        if report is not None:
+            report.close()
+    if len(jobs) > 1 and (not opts["quiet"] or summary.failed):
+        click.echo(summary.render(), err=True)
+    if not summary.failed:
+        sys.exit(EXIT_OK)
+    sys.exit(EXIT_SOME_FAILED if summary.done or summary.skipped else EXIT_ERROR)
+
+
+def parse_extensions(spec: str) -> tuple[str, ...]:
+    """'mp3,.FLAC' -> ('mp3', 'flac')."""
+    names = tuple(part.strip().lower().lstrip(".") for part in spec.split(",") if part.strip())
+    if not names:
+        raise AltError("--ext needs at least one extension")
+    return names
 
 
 def options_from_cli(opts: dict[str, Any]) -> TranscribeOptions:
@@ -163,38 +195,70 @@ def options_from_cli(opts: dict[str, Any]) -> TranscribeOptions:
     )  # fmt: skip
 
 
-def _transcribe_one(transcriber: Transcriber, path: Path, formats: tuple[str, ...],
-                    output_dir: Path | None, overwrite: bool, reporter: Reporter) -> bool:
-    """One song start to finish; False (after a one-line message) when it failed."""
-    paths = output_paths(path, formats, output_dir)
-    if not overwrite and outputs_complete(paths):
-        reporter.info(f"{path}: skipped, outputs exist (use --overwrite to redo)")
-        return True
-    started = time.perf_counter()
+def _comma_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+@cli.command()
+@click.argument("dataset", type=click.Choice(["jam-alt", "musdb-alt"]))
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Local copy of the benchmark (audio/, lyrics/, optional lyrics_tagged/, "
+                   "line_timings/, stems/, metadata.csv). [default: download from the Hub]")
+@click.option("--mode", type=click.Choice(["long", "short"]), default="long", show_default=True,
+              help="long = whole songs; short = reference lines and grouped lines.")
+@click.option("-m", "--model", "models", default=None,
+              help="Comma list of Whisper models. [default: large-v2 on a GPU, base on a CPU]")
+@click.option("--separator", "separators", default="auto", show_default=True,
+              help="Comma list of separators: auto, demucs, spleeter, none.")
+@click.option("--segmenter", "segmenters", default="rmsvad", show_default=True,
+              help="Comma list: rmsvad, native.")
+@click.option("--asr-input", "asr_inputs", default="mix", show_default=True,
+              help="Comma list: mix, vocals, stem (the true vocal stem, MUSDB-ALT).")
+@click.option("--songs", default=None, help="Comma list of song names to run.")
+@click.option("-l", "--language", "languages", default=None,
+              help="Comma list of languages to keep (en, fr, de, es).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N songs.")
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results folder; re-running with the same folder resumes. "
+                   "[default: results/<dataset>-<mode>]")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--beam-size", type=click.IntRange(min=1), default=None)
+@click.option("--demucs-model", default="mdx_extra", show_default=True)
+@click.option("--demucs-repo", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("-q", "--quiet", is_flag=True)
+@click.option("-v", "--verbose", is_flag=True)
+def bench(dataset: str, **opts: Any) -> None:
+    """Score configurations on Jam-ALT or MUSDB-ALT, side by side in one table."""
+    from alt_cli.bench_run import bench_command
+
+    reporter = Reporter(quiet=opts["quiet"], verbose=opts["verbose"])
+    lists = {key: _comma_list(opts[key]) if opts[key] else None
+             for key in ("models", "separators", "segmenters", "asr_inputs", "songs",
+                         "languages")}
     try:
-        song = transcriber.transcribe(path)
-        document = transcript_document(
-            song, transcriber.options, transcriber.model_name, transcriber.device
-        )
-        written = write_outputs(song, paths, document)
+        table = bench_command(dataset, opts, lists, reporter)
     except AltError as exc:
-        click.echo(f"alt: error: {exc}", err=True)
-        return False
-    except Exception as exc:  # noqa: BLE001 - one broken song must not take the batch down
-        if reporter.verbose:
-            traceback.print_exc()
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        click.echo(f"alt: error: {path}: {type(exc).__name__}: {reason}", err=True)
-        return False
-    for note in song.notes:
-        reporter.info(f"{path}: note: {note}")
-    elapsed = time.perf_counter() - started
-    reporter.info(
-        f"{path}: {len(song.lines)} lines, language {song.language or '?'}, "
-        f"{elapsed:.1f} s ({elapsed / max(song.duration, 1e-9):.2f}x real time) -> "
-        + ", ".join(str(p) for p in written)
-    )
-    return True
+        _fail(str(exc))
+    click.echo(table)
+
+
+@cli.command()
+@click.argument("reference", type=click.Path(exists=True, path_type=Path))
+@click.argument("hypothesis", type=click.Path(exists=True, path_type=Path))
+@click.option("-l", "--language", default="en", show_default=True,
+              help="ISO code of the lyrics (tokenisation is language-aware).")
+@click.option("--json", "as_json", is_flag=True, help="Print metrics as JSON.")
+def score(reference: Path, hypothesis: Path, language: str, as_json: bool) -> None:
+    """Score lyrics files (or folders of .txt matched by name) with the Jam-ALT metrics."""
+    from alt_cli.score_files import score_command
+
+    try:
+        click.echo(score_command(reference, hypothesis, language, as_json))
+    except AltError as exc:
+        _fail(str(exc))
 
 
 @cli.command()

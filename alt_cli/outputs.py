@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import platform
-from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -36,12 +35,6 @@ def parse_formats(spec: str) -> tuple[str, ...]:
         raise AltError(f"unknown format {', '.join(unknown) or spec!r} (choose from "
                        f"{', '.join(FORMATS)})")
     return names
-
-
-def output_paths(audio: Path, formats: Sequence[str], output_dir: Path | None) -> dict[str, Path]:
-    """``song.mp3`` -> ``<dir>/song.txt`` etc.; beside the song unless a folder is given."""
-    folder = output_dir if output_dir is not None else audio.parent
-    return {fmt: folder / f"{audio.stem}.{fmt}" for fmt in formats}
 
 
 def outputs_complete(paths: dict[str, Path]) -> bool:

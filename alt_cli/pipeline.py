@@ -151,18 +151,24 @@ class Transcriber:
         return self.options.segmenter == "rmsvad" or self.options.asr_input == "vocals"
 
     def transcribe(
-        self, source: str | Path | SongAudio, vocals: np.ndarray | None = None
+        self,
+        source: str | Path | SongAudio,
+        vocals: np.ndarray | None = None,
+        *,
+        separated: SeparationResult | None = None,
     ) -> SongTranscript:
         """Transcribe one song (a path, or audio already decoded).
 
         `vocals` (2, n) at 44.1 kHz replaces separation: the true vocal stem of a benchmark.
+        `separated` is this song's separation done ahead of time (batch prefetching).
         """
         timings: dict[str, float] = {}
         started = time.perf_counter()
         song = source if isinstance(source, SongAudio) else load_song(source)
         timings["decode"] = time.perf_counter() - started
         self.reporter.debug(f"{song.path.name}: {song.duration:.1f} s of audio")
-        separated = self.separate(song, vocals)
+        if separated is None:
+            separated = self.separate(song, vocals)
         if separated is not None:
             timings["separation"] = separated.seconds
         separator_name = separated.separator if separated else "none"

@@ -31,6 +31,16 @@ class Reporter:
         if self.verbose and not self.quiet:
             tqdm.write(message, file=sys.stderr)
 
+    def error(self, message: str) -> None:
+        """A failure the user must see even with --quiet: one line, prefixed like click's."""
+        tqdm.write(f"alt: error: {message}", file=sys.stderr)
+
+    def traceback(self, exc: BaseException) -> None:
+        """Full detail of an unexpected failure, for --verbose."""
+        import traceback
+
+        tqdm.write("".join(traceback.format_exception(exc)).rstrip(), file=sys.stderr)
+
     @contextmanager
     def bar(self, description: str, total: float, unit: str = "it") -> Iterator[tqdm]:
         """A progress bar, shown only on a terminal; always yields something with update()."""

