@@ -203,8 +203,10 @@ class Transcriber:
             return SeparationResult(vocals, "stem", "true-stem", cached=True, seconds=0.0)
         if not self.needs_separation():
             return None
-        self.reporter.info(f"{song.path.name}: separating vocals")
-        return separate_cached(self.separator, song.stereo, song.content_hash, self.cache_dir)
+        result = separate_cached(self.separator, song.stereo, song.content_hash, self.cache_dir)
+        how = "from the cache" if result.cached else f"separated in {result.seconds:.1f} s"
+        self.reporter.info(f"{song.path.name}: vocals {how}")
+        return result
 
     def transcribe_spans(
         self, song: SongAudio, spans: list[tuple[float, float]], language: str,
