@@ -225,6 +225,10 @@ class Transcriber:
         results = decoder.transcribe(audio16k, windows, language)
         return ["\n".join(seg.text for seg in window.segments) for window in results]
 
+    def use_whisper(self, model, resolved: ResolvedModel | None = None) -> None:
+        """Use an already loaded Whisper model (benchmarks time the pipeline, not the load)."""
+        self._whisper, self.resolved_model = model, resolved
+
     def share_models(self, other: Transcriber) -> None:
         """Reuse another transcriber's loaded models where they are the same ones."""
         if other._whisper is not None and other.model_name == self.model_name:

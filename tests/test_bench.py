@@ -76,16 +76,16 @@ def test_short_mode_bench_writes_everything_and_resumes_from_cache(tmp_path, ses
     out = tmp_path / "bench"
     song = "Guayeteo_-_JhoyKing"
     command = [sys.executable, "-m", "alt_cli.cli", "bench", "jam-alt", "--data-dir",
-               str(DEV_DATA), "--mode", "short", "--songs", song, "--model", "tiny",
+               str(DEV_DATA), "--mode", "short", "--songs", song, "--model", "tiny.en",
                "--separator", "spleeter", "--asr-input", "mix,vocals", "--cache-dir",
                str(session_cache), "-o", str(out)]
     first = subprocess.run(command, capture_output=True, text=True, check=False)
     assert first.returncode == 0, first.stderr
-    assert "| tiny.none.clips.mix | line |" in first.stdout
-    assert "| tiny.spleeter.clips.vocals | group |" in first.stdout
+    assert "| tiny.en.none.clips.mix | line |" in first.stdout
+    assert "| tiny.en.spleeter.clips.vocals | group |" in first.stdout
     for name in ("songs.csv", "summary.csv", "summary.md", "run.json"):
         assert (out / name).is_file(), name
-    for label in ("tiny.none.clips.mix", "tiny.spleeter.clips.vocals"):
+    for label in ("tiny.en.none.clips.mix", "tiny.en.spleeter.clips.vocals"):
         for level in ("line", "group"):
             assert (out / "hypotheses" / label / level / f"{song}.txt").is_file()
             assert (out / "errors" / label / level / f"{song}.html").is_file()
@@ -96,7 +96,7 @@ def test_short_mode_bench_writes_everything_and_resumes_from_cache(tmp_path, ses
     assert run["songs"] == [song] and len(run["data"][song]["audio_sha256"]) == 64
     stems = sorted((session_cache / "stems").iterdir())
     mtimes = [p.stat().st_mtime_ns for p in stems]
-    hyp = out / "hypotheses" / "tiny.spleeter.clips.vocals" / "line" / f"{song}.txt"
+    hyp = out / "hypotheses" / "tiny.en.spleeter.clips.vocals" / "line" / f"{song}.txt"
     hyp_mtime = hyp.stat().st_mtime_ns
 
     again = subprocess.run(command + ["-v"], capture_output=True, text=True, check=False)
