@@ -44,6 +44,7 @@ class AsrOptions:
     logprob_threshold: float = -1.0  # below: the decode is unsure, retry hotter
     no_speech_threshold: float = 0.6  # above (and unsure): the window is silent, yields nothing
     word_timestamps: bool = True  # align words (line splitting at rests, precise LRC times)
+    sample_len: int | None = None  # most tokens decoded per window (None: Whisper's 224)
     fp16: bool = False  # half precision; only on a GPU
 
 
@@ -176,6 +177,7 @@ class WindowTranscriber:
             best_of=opts.best_of if temperature > 0 else None,
             without_timestamps=False,
             fp16=opts.fp16,
+            sample_len=opts.sample_len,
         )
         task = DecodingTask(self.model, decoding)
         task.logit_filters.append(StopLoops(task.tokenizer.eot, task.sample_begin))
