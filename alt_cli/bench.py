@@ -162,9 +162,14 @@ class BenchRunner:
                 duration, timings = saved["duration"], saved["timings"]
                 self.reporter.debug(f"{song.name} [{config.label}]: reused")
             else:
+                decode_s = 0.0
                 if audio is None:
+                    started = time.perf_counter()
                     audio = load_song(song.audio)
+                    decode_s = time.perf_counter() - started
                 texts, refs, timings = self._transcribe(song, audio, config)
+                timings = {**timings, "decode": decode_s,
+                           "total": timings.get("total", 0.0) + decode_s}
                 duration = audio.duration
                 for level, path in paths.items():
                     atomic_write_text(path, texts[level])
