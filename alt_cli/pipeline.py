@@ -221,8 +221,9 @@ class Transcriber:
         use_vocals = separated is not None and self.asr_input_for(separated.separator) == "vocals"
         audio16k = stereo_to_mono16k(separated.vocals) if use_vocals else song.mono16k()
         windows = [Window((Segment(start, end),)) for start, end in spans]
-        decoder = WindowTranscriber(self.whisper_model, self.options.asr)
-        results = decoder.transcribe(audio16k, windows, language)
+        # Clip texts are all that is scored: word alignment would only cost time here.
+        asr = replace(self.options.asr, word_timestamps=False)
+        results = WindowTranscriber(self.whisper_model, asr).transcribe(audio16k, windows, language)
         return ["\n".join(seg.text for seg in window.segments) for window in results]
 
     def use_whisper(self, model, resolved: ResolvedModel | None = None) -> None:
