@@ -22,7 +22,8 @@ import numpy as np
 from alt_cli.audio import SEPARATION_SAMPLE_RATE, SongAudio, load_song
 from alt_cli.datasets import BenchSong, DatasetSelection
 from alt_cli.errors import AltError
-from alt_cli.formats import atomic_write_text, render_json, render_txt
+from alt_cli.fileio import atomic_write_text
+from alt_cli.formats import render_json, render_txt
 from alt_cli.pipeline import TranscribeOptions, Transcriber
 from alt_cli.progress import Reporter
 from alt_cli.separation import SeparatorOptions

@@ -31,7 +31,8 @@ from alt_cli.bench import (
 )
 from alt_cli.datasets import load_dataset
 from alt_cli.errors import AltError
-from alt_cli.formats import atomic_write_text, render_json
+from alt_cli.fileio import atomic_write_text
+from alt_cli.formats import render_json
 from alt_cli.progress import Reporter
 from alt_cli.scoring import score_by_language, score_corpus, score_song
 

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import struct
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +32,7 @@ import torch
 from whisper.model import ModelDimensions, Whisper
 
 from alt_cli.errors import ModelUnavailableError
+from alt_cli.fileio import atomic_write
 
 BIN_FORMAT_VERSION = 6  # the only model.bin layout this reader was checked against
 SPEC_NAME = "WhisperSpec"
@@ -359,19 +358,8 @@ def _check_strict(dims: ModelDimensions, state_dict: dict[str, torch.Tensor]) ->
 
 
 def _atomic_torch_save(obj: dict, out_path: Path) -> None:
-    """Write next to the target and rename, so readers never see a half-written checkpoint."""
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp's 0600 would hide a shared cache from other users
-        os.replace(tmp_name, out_path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    """Readers never see a half-written checkpoint."""
+    atomic_write(out_path, lambda handle: torch.save(obj, handle))
 
 
 def write_converted(

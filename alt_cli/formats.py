@@ -1,38 +1,20 @@
 """Lyrics files: txt, lrc, srt, vtt, json writers (and parsers for the timed ones).
 
-Every file is written atomically (temporary file in the same folder, then rename), so a killed
+Callers write them with :func:`alt_cli.fileio.atomic_write_text`, so a killed
 run leaves either the complete file or none, never half of one.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from alt_cli.lyrics import LyricLine
 
 FORMATS = ("txt", "lrc", "srt", "vtt", "json")
 DEFAULT_FORMATS = ("txt", "lrc", "json")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` so that readers only ever see the old or the complete new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _sections(lines: Iterable[LyricLine]) -> list[list[LyricLine]]:

@@ -31,6 +31,7 @@ from whisper.model import ModelDimensions, Whisper
 
 from alt_cli.ct2_convert import CONVERTER_VERSION, REEXPORT_HINT, write_converted
 from alt_cli.errors import ModelUnavailableError
+from alt_cli.fileio import atomic_write_text
 
 WHISPER_NAMES = (
     "tiny",
@@ -133,13 +134,10 @@ class _Sha256Index:
         return digest
 
     def _save(self, entries: dict) -> None:
-        tmp = self._file.with_name(f".{self._file.name}.{os.getpid()}.tmp")
         try:
-            self._file.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(entries, indent=1), encoding="utf-8")
-            os.replace(tmp, self._file)
+            atomic_write_text(self._file, json.dumps(entries, indent=1))
         except OSError:
-            tmp.unlink(missing_ok=True)  # a read-only cache only costs re-hashing next time
+            pass  # a read-only cache only costs re-hashing next time
 
 
 def _hash_files(parts: Sequence[Path]) -> str:

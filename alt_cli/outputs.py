@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from alt_cli.errors import AltError
+from alt_cli.fileio import atomic_write_text
 from alt_cli.formats import (
     FORMATS,
-    atomic_write_text,
     render_json,
     render_lrc,
     render_srt,

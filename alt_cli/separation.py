@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 
 from alt_cli.demucs_backend import demucs_weights_available, unavailable_message
 from alt_cli.errors import AltError, ModelUnavailableError
+from alt_cli.fileio import atomic_write
 
 __all__ = [
     "SEPARATION_SAMPLE_RATE",
@@ -194,20 +194,8 @@ def _read_cache(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
 
 
 def _write_cache(path: Path, data: np.ndarray) -> None:
-    """Write ``data`` to ``path`` atomically: a reader sees the old file or the whole new one."""
-    tmp_name = None
+    """Write ``data`` to ``path`` atomically; failing to cache is a warning, not an error."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem}.",
-                                         suffix=".tmp", delete=False) as tmp:
-            tmp_name = tmp.name
-            np.save(tmp, data, allow_pickle=False)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-        tmp_name = None
+        atomic_write(path, lambda handle: np.save(handle, data, allow_pickle=False))
     except OSError as exc:
         log.warning("could not write separation cache %s: %s", path, exc)
-    finally:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
+from alt_cli.fileio import atomic_write, atomic_write_text
 from alt_cli.formats import (
-    atomic_write_text,
     parse_cues,
     parse_lrc,
     render_lrc,
@@ -80,8 +80,12 @@ def test_atomic_write_replaces_whole_and_leaves_no_temp(tmp_path):
 def test_atomic_write_failure_keeps_old_file(tmp_path):
     target = tmp_path / "song.txt"
     atomic_write_text(target, "old\n")
-    with pytest.raises(TypeError):
-        atomic_write_text(target, None)  # type: ignore[arg-type]
+    def dies_half_way(handle):
+        handle.write(b"half of the new")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, dies_half_way)
     assert target.read_text(encoding="utf-8") == "old\n"
     assert os.listdir(tmp_path) == ["song.txt"]
 

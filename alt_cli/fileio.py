@@ -1,0 +1,42 @@
+"""Atomic file writes, the one mechanism behind every file alt produces.
+
+Lyrics outputs, converted checkpoints, cached stems and cache indexes are all written to a
+temporary file in the target's folder, flushed to disk and renamed over the target: a reader
+(or a run restarted after SIGKILL or a power cut) sees the old file or the complete new one,
+never half of one.  Temporaries are hidden (leading dot) and end in ``.part``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+TEMP_SUFFIX = ".part"
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], None], *, mode: int = 0o644) -> None:
+    """Call ``write(handle)`` on a temporary file, then rename it to ``path``.
+
+    The file gets ``mode`` (mkstemp's private 0600 would hide a shared cache from other users).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """UTF-8 text with Unix line ends, atomically."""
+    data = text.encode("utf-8")
+    atomic_write(path, lambda handle: handle.write(data))
