@@ -158,6 +158,23 @@ def split_timed_segments(
     return segments
 
 
+class _EncodedWindow:
+    """A Whisper model whose call takes the window's encoder output instead of its mel.
+
+    Whisper's word aligner calls ``model(mel, tokens)``, which would encode the window a second
+    time; given this wrapper and the features, it only runs the decoder.
+    """
+
+    def __init__(self, model: whisper.model.Whisper):
+        self._model = model
+
+    def __getattr__(self, name: str):
+        return getattr(self._model, name)
+
+    def __call__(self, features: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        return self._model.decoder(tokens, features)
+
+
 class WindowTranscriber:
     """Decodes windows with one loaded Whisper model; reuse it across songs."""
 
@@ -202,7 +219,10 @@ class WindowTranscriber:
         )
 
     def decode_with_fallback(self, mels: torch.Tensor, language: str) -> list[DecodingResult]:
-        """Decode a batch; windows that loop or are unsure go again at the next temperature."""
+        """Decode a batch; windows that loop or are unsure go again at the next temperature.
+
+        `mels` may also be the encoder's output for the batch: Whisper then skips encoding.
+        """
         results: list[DecodingResult] = self._decode(mels, language, self.options.temperatures[0])
         for temperature in self.options.temperatures[1:]:
             retry = [i for i, r in enumerate(results) if self._needs_retry(r)]
@@ -217,7 +237,7 @@ class WindowTranscriber:
         self,
         window: Window,
         result: DecodingResult,
-        mel: torch.Tensor,
+        features: torch.Tensor,
         tokenizer: Tokenizer,
     ) -> tuple[AsrSegment, ...]:
         # A loop that survived every temperature is cut back to one instance of its unit.
@@ -230,7 +250,8 @@ class WindowTranscriber:
             num_frames = int(round(window.duration * ASR_SAMPLE_RATE)) // HOP_LENGTH
             with torch.inference_mode():
                 add_word_timestamps(
-                    segments=segments, model=self.model, tokenizer=tokenizer, mel=mel,
+                    segments=segments, model=_EncodedWindow(self.model), tokenizer=tokenizer,
+                    mel=features,
                     num_frames=min(num_frames, N_SAMPLES // HOP_LENGTH),
                     last_speech_timestamp=0.0,
                 )  # fmt: skip
@@ -264,12 +285,14 @@ class WindowTranscriber:
             mels = window_mels(self.model, [window_audio(audio16k, windows[i]) for i in batch])
             if self.options.fp16:
                 mels = mels.half()
-            results = self.decode_with_fallback(mels, language)
+            with torch.inference_mode():  # encoded once: fallback and alignment reuse it
+                features = self.model.encoder(mels)
+            results = self.decode_with_fallback(features, language)
             for row, (index, result) in enumerate(zip(batch, results, strict=True)):
                 window = windows[index]
                 silent = self._is_silent(result)
                 segments = () if silent else self._window_segments(
-                    window, result, mels[row], tokenizer
+                    window, result, features[row], tokenizer
                 )
                 text = " ".join(seg.text for seg in segments)
                 transcripts[index] = WindowTranscript(
