@@ -34,10 +34,20 @@ def invoke(*args: str):
 
 
 @pytest.fixture(scope="module")
-def transcribed(example_song, session_cache, tmp_path_factory):
+def cli_cache(session_cache, tmp_path_factory):
+    """Converted models shared with the session, but no stems: this module sees a cold cache
+    whatever other test modules separated before it."""
+    cache = tmp_path_factory.mktemp("cli-cache")
+    (session_cache / "models").mkdir(exist_ok=True)
+    (cache / "models").symlink_to(session_cache / "models", target_is_directory=True)
+    return cache
+
+
+@pytest.fixture(scope="module")
+def transcribed(example_song, cli_cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     proc = run_alt("transcribe", str(example_song), "-o", str(out), "--model", "tiny.en",
-                   "--separator", "spleeter", "--cache-dir", str(session_cache),
+                   "--separator", "spleeter", "--cache-dir", str(cli_cache),
                    "-f", "txt,lrc,srt,vtt,json")
     return proc, out
 
@@ -68,16 +78,15 @@ def test_every_format_written_and_consistent(transcribed):
     assert window["silent"] is False and window["compression_ratio"] < 2.4
 
 
-def test_second_run_skips_then_overwrite_uses_stem_cache(transcribed, example_song,
-                                                         session_cache):
+def test_second_run_skips_then_overwrite_uses_stem_cache(transcribed, example_song, cli_cache):
     _, out = transcribed
     before = (out / "audio_example.json").stat().st_mtime_ns
     again = invoke("transcribe", str(example_song), "-o", str(out), "--model", "tiny.en",
-                   "--separator", "spleeter", "--cache-dir", str(session_cache), "-f", "json")
+                   "--separator", "spleeter", "--cache-dir", str(cli_cache), "-f", "json")
     assert again.exit_code == 0 and "skipped" in again.output
     assert (out / "audio_example.json").stat().st_mtime_ns == before
     redo = invoke("transcribe", str(example_song), "-o", str(out), "--model", "tiny.en",
-                  "--separator", "spleeter", "--cache-dir", str(session_cache), "-f", "json",
+                  "--separator", "spleeter", "--cache-dir", str(cli_cache), "-f", "json",
                   "--overwrite")
     assert redo.exit_code == 0, redo.output
     doc = json.loads((out / "audio_example.json").read_text(encoding="utf-8"))
