@@ -7,12 +7,13 @@ costs only that configuration.  Separated stems come from the shared stem cache.
 
 from __future__ import annotations
 
+import ast
 import itertools
 import json
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -41,20 +42,58 @@ class BenchConfig:
     separator: str
     segmenter: str
     asr_input: str
+    variant: str = ""  # name of a settings variant (BenchOptions.variants); "" = defaults
 
     @property
     def label(self) -> str:
-        """File-name-safe and readable: base.spleeter.rmsvad.mix"""
-        return ".".join([self.model.replace("/", "_"), self.separator, self.segmenter,
-                         self.asr_input])
+        """File-name-safe and readable: base.spleeter.rmsvad.mix (+ .variant)"""
+        parts = [self.model.replace("/", "_"), self.separator, self.segmenter, self.asr_input]
+        return ".".join(parts + ([self.variant] if self.variant else []))
+
+
+def parse_variant(spec: str) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    """``beam5:asr.beam_size=5,quiet:...`` style: ``NAME:KEY=VALUE[,KEY=VALUE]``.
+
+    Keys name fields of TranscribeOptions, dotted into its parts (``asr.``, ``vad.``);
+    values are Python literals (5, 0.5, True, None, 'text') or bare words (taken as text).
+    """
+    name, sep, body = spec.partition(":")
+    if not sep or not name or not name.replace("-", "").replace("_", "").isalnum():
+        raise AltError(f"--variant {spec!r}: expected NAME:KEY=VALUE[,KEY=VALUE]")
+    settings = []
+    for item in filter(None, body.split(",")):
+        key, eq, raw = item.partition("=")
+        if not eq:
+            raise AltError(f"--variant {spec!r}: {item!r} is not KEY=VALUE")
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            value = raw
+        settings.append((key.strip(), value))
+    return name, tuple(settings)
+
+
+def with_settings(options: Any, settings: Sequence[tuple[str, Any]], prefix: str = "") -> Any:
+    """A copy of a (nested) frozen options dataclass with dotted keys replaced."""
+    for key, value in settings:
+        head, _, rest = key.partition(".")
+        if not is_dataclass(options) or head not in {f.name for f in fields(options)}:
+            raise AltError(f"unknown setting {prefix + key!r}")
+        if rest:
+            value = with_settings(getattr(options, head), [(rest, value)], f"{prefix}{head}.")
+        elif isinstance(getattr(options, head), tuple) and isinstance(value, list):
+            value = tuple(value)
+        options = replace(options, **{head: value})
+    return options
 
 
 def expand_configs(models: Sequence[str], separators: Sequence[str], segmenters: Sequence[str],
-                   asr_inputs: Sequence[str], mode: str = "long") -> list[BenchConfig]:
+                   asr_inputs: Sequence[str], mode: str = "long",
+                   variants: Sequence[str] = ("",)) -> list[BenchConfig]:
     """The product of the comma lists, without configurations that would be the same run."""
     configs: dict[BenchConfig, None] = {}
-    for model, separator, segmenter, asr_input in itertools.product(
-        models, separators, segmenters, asr_inputs
+    for model, separator, segmenter, asr_input, variant in itertools.product(
+        models, separators, segmenters, asr_inputs, variants
     ):
         if mode == "short":
             segmenter = "clips"  # the clips are given by the reference line timings
@@ -62,7 +101,7 @@ def expand_configs(models: Sequence[str], separators: Sequence[str], segmenters:
             separator = "stem"
         elif segmenter in ("native", "clips") and asr_input == "mix":
             separator = "none"  # nothing is separated: the separator does not matter
-        configs[BenchConfig(model, separator, segmenter, asr_input)] = None
+        configs[BenchConfig(model, separator, segmenter, asr_input, variant)] = None
     return list(configs)
 
 
@@ -79,6 +118,7 @@ class BenchOptions:
     cache_dir: Path | None = None
     demucs_model: str = "mdx_extra"
     demucs_repo: Path | None = None
+    variants: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()  # (name, settings)
 
 
 @dataclass
@@ -95,10 +135,10 @@ class SongRun:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _transcribe_options(config: BenchConfig, options: BenchOptions, language: str
+def transcribe_options(config: BenchConfig, options: BenchOptions, language: str
                         ) -> TranscribeOptions:
     separator = config.separator if config.separator not in ("stem",) else "none"
-    return TranscribeOptions(
+    base = TranscribeOptions(
         model=config.model, device=options.device,
         segmenter="native" if config.segmenter == "native" else "rmsvad",
         asr_input="vocals" if config.asr_input == ASR_INPUT_STEM else config.asr_input,
@@ -108,6 +148,7 @@ def _transcribe_options(config: BenchConfig, options: BenchOptions, language: st
                        beam_size=options.beam_size),
         cache_dir=options.cache_dir,
     )  # fmt: skip
+    return with_settings(base, dict(options.variants).get(config.variant, ()))
 
 
 def _load_stem(song: BenchSong, length: int) -> np.ndarray:
@@ -131,7 +172,7 @@ class BenchRunner:
     def transcriber(self, config: BenchConfig, language: str) -> Transcriber:
         key = (config, language)
         if key not in self._transcribers:
-            fresh = Transcriber(_transcribe_options(config, self.options, language), self.reporter)
+            fresh = Transcriber(transcribe_options(config, self.options, language), self.reporter)
             for other in self._transcribers.values():
                 fresh.share_models(other)
             self._transcribers[key] = fresh
@@ -156,8 +197,11 @@ class BenchRunner:
             levels = ("song",) if self.options.mode == "long" else ("line", "group")
             paths = {level: self.hyp_path(config, level, song) for level in levels}
             timings_path = paths[levels[0]].with_suffix(".json")
-            if all(p.is_file() for p in paths.values()) and timings_path.is_file():
-                saved = json.loads(timings_path.read_text(encoding="utf-8"))
+            settings = repr(transcribe_options(config, self.options, song.language))
+            saved = (json.loads(timings_path.read_text(encoding="utf-8"))
+                     if timings_path.is_file() else {})
+            # Reused only if made with the same settings (a changed default redoes the song).
+            if all(p.is_file() for p in paths.values()) and saved.get("settings") == settings:
                 texts = {level: p.read_text(encoding="utf-8") for level, p in paths.items()}
                 refs = saved["references"]
                 duration, timings = saved["duration"], saved["timings"]
@@ -175,7 +219,8 @@ class BenchRunner:
                 for level, path in paths.items():
                     atomic_write_text(path, texts[level])
                 atomic_write_text(timings_path, render_json(
-                    {"duration": duration, "timings": timings, "references": refs}))
+                    {"duration": duration, "timings": timings, "references": refs,
+                     "settings": settings}))
             for level in levels:
                 runs.append(SongRun(song, config, level, texts[level], refs[level]["plain"],
                                     refs[level]["tagged"], duration, timings))

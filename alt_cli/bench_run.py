@@ -27,9 +27,11 @@ from alt_cli.bench import (
     BenchRunner,
     SongRun,
     expand_configs,
+    parse_variant,
     run_settings,
+    transcribe_options,
 )
-from alt_cli.datasets import load_dataset
+from alt_cli.datasets import DatasetSelection, load_dataset
 from alt_cli.errors import AltError
 from alt_cli.fileio import atomic_write_text
 from alt_cli.formats import render_json
@@ -104,7 +106,8 @@ def score_runs(runs: list[SongRun], out_dir: Path) -> tuple[list[dict], list[dic
             "song": run.song.name, "language": run.song.language,
             "configuration": run.config.label, "level": run.level, "model": run.config.model,
             "separator": run.config.separator, "segmenter": run.config.segmenter,
-            "asr_input": run.config.asr_input, "duration": round(run.duration, 2),
+            "asr_input": run.config.asr_input, "variant": run.config.variant,
+            "duration": round(run.duration, 2),
             **{f"time_{k}": round(v, 2) for k, v in run.timings.items()},
             **result.metrics,
         })  # fmt: skip
@@ -160,12 +163,14 @@ def bench_command(dataset: str, opts: dict[str, Any], lists: dict[str, list[str]
 
     default_model = GPU_DEFAULT_MODEL if resolve_device(opts["device"]) == "cuda" else \
         CPU_DEFAULT_MODEL
+    variants = tuple(parse_variant(spec) for spec in opts.get("variants") or ())
     configs = expand_configs(lists["models"] or [default_model], lists["separators"] or ["auto"],
                              lists["segmenters"] or ["rmsvad"], lists["asr_inputs"] or ["mix"],
-                             opts["mode"])
-    unknown = {c.asr_input for c in configs} - {"mix", "vocals", "stem"}
+                             opts["mode"], ("",) + tuple(name for name, _ in variants))
+    unknown = {c.asr_input for c in configs} - {"mix", "vocals", "blend", "stem"}
     if unknown:
-        raise AltError(f"unknown --asr-input {', '.join(sorted(unknown))} (mix, vocals, stem)")
+        raise AltError(f"unknown --asr-input {', '.join(sorted(unknown))} "
+                       "(mix, vocals, blend, stem)")
     if dataset == "musdb-alt" and any(c.separator in ("demucs", "auto") and
                                       opts["demucs_model"] == "mdx_extra" for c in configs):
         reporter.info("warning: mdx_extra was trained on data that includes the MUSDB18 test "
@@ -174,8 +179,16 @@ def bench_command(dataset: str, opts: dict[str, Any], lists: dict[str, list[str]
     options = BenchOptions(
         configs=tuple(configs), out_dir=out_dir, mode=opts["mode"], device=opts["device"],
         batch_size=opts["batch_size"], beam_size=opts["beam_size"], cache_dir=opts["cache_dir"],
-        demucs_model=opts["demucs_model"], demucs_repo=opts["demucs_repo"],
+        demucs_model=opts["demucs_model"], demucs_repo=opts["demucs_repo"], variants=variants,
     )  # fmt: skip
+    for config in configs:  # a misspelt setting fails now, not after the first song
+        transcribe_options(config, options, "en")
+    return run_bench(selection, options, reporter)
+
+
+def run_bench(selection: DatasetSelection, options: BenchOptions, reporter: Reporter) -> str:
+    """Every song x configuration of `options`, scored; writes the results folder."""
+    configs, out_dir = list(options.configs), options.out_dir
     reporter.info(f"{len(selection.songs)} songs x {len(configs)} configurations -> {out_dir}")
     runner = BenchRunner(options, reporter)
     runs: list[SongRun] = []

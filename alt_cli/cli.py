@@ -213,7 +213,11 @@ def _comma_list(value: str) -> list[str]:
 @click.option("--segmenter", "segmenters", default="rmsvad", show_default=True,
               help="Comma list: rmsvad, native.")
 @click.option("--asr-input", "asr_inputs", default="mix", show_default=True,
-              help="Comma list: mix, vocals, stem (the true vocal stem, MUSDB-ALT).")
+              help="Comma list: mix, vocals, blend, stem (the true vocal stem, MUSDB-ALT).")
+@click.option("--variant", "variants", multiple=True, metavar="NAME:KEY=VALUE[,KEY=VALUE]",
+              help="Also run every configuration with these settings changed, labelled NAME "
+                   "(repeatable; keys are TranscribeOptions fields such as asr.beam_size, "
+                   "quiet_gaps, vad.min_silence). For ablations.")
 @click.option("--songs", default=None, help="Comma list of song names to run.")
 @click.option("-l", "--language", "languages", default=None,
               help="Comma list of languages to keep (en, fr, de, es).")

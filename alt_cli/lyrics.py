@@ -10,6 +10,7 @@ written lyrics (and in the Jam-ALT references).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -26,6 +27,14 @@ _JUNK_LINE = re.compile(
 )
 _BRACKETED = re.compile(r"\[[^\]]*\]|♪|♫|🎵|🎶")
 _SPACES = re.compile(r"\s+")
+# Jam-ALT's annotation guide: no comma or full stop at a line's end (? and ! stay).
+_LINE_END_PUNCTUATION = re.compile(r"[\s,.;:]+$")
+# Languages written in the Latin script only: a word with Cyrillic or CJK letters in one of
+# their songs is a decoding accident (high-temperature samples produce them), never lyrics.
+LATIN_SCRIPT_LANGUAGES = frozenset(
+    "af ca cs cy da de en es et eu fi fr ga gl hr hu id is it lt lv ms mt nl no pl pt ro sk sl "
+    "sq sv sw tl tr vi".split()
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,32 @@ def clean_text(text: str) -> str:
     text = _SPACES.sub(" ", _BRACKETED.sub(" ", text)).strip()
     if not text or _JUNK_LINE.match(text):
         return ""
+    return text
+
+
+def _foreign_letter(char: str) -> bool:
+    """A letter outside the Latin script (a Cyrillic, Greek, CJK, Arabic ... letter)."""
+    return char.isalpha() and not unicodedata.name(char, "LATIN").startswith("LATIN")
+
+
+def drop_foreign_words(line: LyricLine, language: str | None) -> LyricLine:
+    """Remove the words written in another script than the song's language uses."""
+    if language not in LATIN_SCRIPT_LANGUAGES:
+        return line
+    keep = [not any(_foreign_letter(c) for c in token) for token in line.text.split()]
+    if all(keep):
+        return line
+    text = " ".join(t for t, k in zip(line.text.split(), keep, strict=True) if k)
+    words = tuple(w for w in line.words if not any(_foreign_letter(c) for c in w.text))
+    return LyricLine(line.start, line.end, text, line.section, words)
+
+
+def lyrics_conventions(text: str) -> str:
+    """Write a line as the Jam-ALT guide does: capital first letter, no , or . at its end."""
+    text = _LINE_END_PUNCTUATION.sub("", text)
+    for i, char in enumerate(text):
+        if char.isalpha():
+            return text[:i] + char.upper() + text[i + 1 :]
     return text
 
 
@@ -95,12 +130,21 @@ def layout_lines(
     raw_lines: list[LyricLine],
     rests: Sequence[tuple[float, float]] = (),
     section_gap: float = SECTION_GAP,
+    *,
+    language: str | None = None,
+    conventions: bool = False,
 ) -> list[LyricLine]:
-    """Clean, split at vocal rests, order by time and assign sections."""
+    """Clean, split at vocal rests, order by time and assign sections.
+
+    With `language`, words in a script that language is not written in are dropped; with
+    `conventions`, lines follow the Jam-ALT guide (see :func:`lyrics_conventions`).
+    """
     lines: list[LyricLine] = []
     for line in sorted(raw_lines, key=lambda item: item.start):
-        for piece in split_at_rests(line, rests):
+        for piece in split_at_rests(drop_foreign_words(line, language), rests):
             text = clean_text(piece.text)
+            if text and conventions:
+                text = lyrics_conventions(text)
             if text:
                 lines.append(LyricLine(piece.start, piece.end, text, 0, piece.words))
     return assign_sections(lines, section_gap)

@@ -38,7 +38,7 @@ from alt_cli.transcription import (
 )
 
 SEGMENTERS = ("rmsvad", "native")
-ASR_INPUTS = ("mix", "vocals")
+ASR_INPUTS = ("mix", "vocals", "blend")
 # Which audio Whisper hears, by separator.  Measured: with Spleeter the mix transcribes ~3 WER
 # points better than its vocals (its artefacts hurt more than the accompaniment); the paper found
 # Demucs vocals better than the mix with large-v2.
@@ -59,6 +59,11 @@ class TranscribeOptions:
     vad: VadOptions = field(default_factory=VadOptions)
     asr: AsrOptions = field(default_factory=AsrOptions)
     section_gap: float = SECTION_GAP  # seconds of vocal rest that start a new section
+    # Drop a Whisper segment when less than this share of its time span is vocal activity:
+    # text over an instrumental stretch is a caption Whisper invented (0: keep everything).
+    min_voiced_fraction: float = 0.0
+    script_filter: bool = False  # drop words in a script the song's language is not written in
+    lyrics_conventions: bool = False  # Jam-ALT layout: capital line starts, no , . at line ends
     cache_dir: Path | None = None  # None: the user cache folder
 
 
@@ -91,6 +96,27 @@ def vocal_rests(segments: list[Segment]) -> list[tuple[float, float]]:
     return [(a.end, b.start) for a, b in zip(segments, segments[1:], strict=False)]
 
 
+def voiced_fraction(start: float, end: float, segments: list[Segment]) -> float:
+    """Share of [start, end] covered by vocal segments (1.0 for an empty span)."""
+    if end <= start:
+        return 1.0
+    covered = sum(max(0.0, min(end, s.end) - max(start, s.start)) for s in segments)
+    return covered / (end - start)
+
+
+def blend_vocals(mix16k: np.ndarray, vocals16k: np.ndarray) -> np.ndarray:
+    """The mix with the separated vocals added once more: voice +6 dB over the band, and none
+    of the separation's artefacts alone (they stay masked by the accompaniment)."""
+    return (0.5 * (mix16k + vocals16k)).astype(np.float32)
+
+
+def asr_audio(mix16k: np.ndarray, vocals16k: np.ndarray | None, asr_input: str) -> np.ndarray:
+    """What Whisper hears: the mix, the separated vocals, or the blend of both."""
+    if vocals16k is None or asr_input == "mix":
+        return mix16k
+    return vocals16k if asr_input == "vocals" else blend_vocals(mix16k, vocals16k)
+
+
 def window_energy(envelope: np.ndarray, windows: list[Window], hop_seconds: float) -> list[float]:
     """Total vocal energy per window, to pick the most vocal windows for language detection."""
     return [
@@ -106,7 +132,8 @@ class Transcriber:
         if options.segmenter not in SEGMENTERS:
             raise AltError(f"unknown segmenter {options.segmenter!r} (choose from rmsvad, native)")
         if options.asr_input is not None and options.asr_input not in ASR_INPUTS:
-            raise AltError(f"unknown ASR input {options.asr_input!r} (choose from mix, vocals)")
+            raise AltError(f"unknown ASR input {options.asr_input!r} "
+                           f"(choose from {', '.join(ASR_INPUTS)})")
         self.device = resolve_device(options.device)
         if self.device == "cuda" and not options.asr.fp16:
             options = replace(options, asr=replace(options.asr, fp16=True))  # half on GPU
@@ -148,7 +175,7 @@ class Transcriber:
 
     def needs_separation(self) -> bool:
         """Native long-form on the mix is the plain-Whisper baseline: no separation at all."""
-        return self.options.segmenter == "rmsvad" or self.options.asr_input == "vocals"
+        return self.options.segmenter == "rmsvad" or self.options.asr_input in ("vocals", "blend")
 
     def transcribe(
         self,
@@ -174,9 +201,8 @@ class Transcriber:
         separator_name = separated.separator if separated else "none"
         asr_input = self.asr_input_for(separator_name)
 
-        mix16k = song.mono16k()
         vocals16k = stereo_to_mono16k(separated.vocals) if separated else None
-        audio16k = vocals16k if asr_input == "vocals" and vocals16k is not None else mix16k
+        audio16k = asr_audio(song.mono16k(), vocals16k, asr_input)
 
         result = SongTranscript(
             path=song.path, duration=song.duration, language="", language_probability=0.0,
@@ -217,9 +243,10 @@ class Transcriber:
         Each clip is one Whisper input; Whisper's segments inside it become lines.
         """
         separated = self.separate(song, vocals) if (
-            vocals is not None or self.options.asr_input == "vocals") else None
-        use_vocals = separated is not None and self.asr_input_for(separated.separator) == "vocals"
-        audio16k = stereo_to_mono16k(separated.vocals) if use_vocals else song.mono16k()
+            vocals is not None or self.options.asr_input in ("vocals", "blend")) else None
+        vocals16k = stereo_to_mono16k(separated.vocals) if separated else None
+        asr_input = self.asr_input_for(separated.separator if separated else "none")
+        audio16k = asr_audio(song.mono16k(), vocals16k, asr_input)
         windows = [Window((Segment(start, end),)) for start, end in spans]
         # Clip texts are all that is scored: word alignment would only cost time here.
         asr = replace(self.options.asr, word_timestamps=False)
@@ -275,8 +302,9 @@ class Transcriber:
             LyricLine(seg.start, seg.end, seg.text, 0, seg.words)
             for window in result.windows
             for seg in window.segments
+            if voiced_fraction(seg.start, seg.end, segments) >= self.options.min_voiced_fraction
         ]
-        result.lines = layout_lines(raw, vocal_rests(segments), self.options.section_gap)
+        result.lines = self._layout(raw, vocal_rests(segments), result.language)
         if not result.lines:
             result.notes.append("no lyrics recognised in the vocal segments")
 
@@ -297,4 +325,12 @@ class Transcriber:
         result.language_probability = 1.0 if self.options.asr.language else 0.0
         result.timings["asr"] = time.perf_counter() - started
         raw = [LyricLine(s.start, s.end, s.text, 0, s.words) for s in result.native_segments]
-        result.lines = layout_lines(raw, rests, self.options.section_gap)
+        result.lines = self._layout(raw, rests, result.language)
+
+    def _layout(self, raw: list[LyricLine], rests: list[tuple[float, float]], language: str
+                ) -> list[LyricLine]:
+        return layout_lines(
+            raw, rests, self.options.section_gap,
+            language=language if self.options.script_filter else None,
+            conventions=self.options.lyrics_conventions,
+        )  # fmt: skip

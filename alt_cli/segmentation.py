@@ -35,6 +35,10 @@ class VadOptions:
     max_segment: float = WHISPER_WINDOW  # seconds, hard limit of one segment after padding
     min_silence_at_max: float = 0.098  # seconds: a silence this long is a preferred cut point
     max_window: float = WHISPER_WINDOW  # seconds, limit of a merged window
+    # Pack a window's segments end to end with this much silence between them, instead of
+    # keeping the instrumental gaps: more voice per Whisper input and nothing to caption in
+    # between (the paper's concatenated clips).  None: windows are spans of the song.
+    pack_gap: float | None = None
 
 
 @dataclass(frozen=True)
@@ -51,9 +55,14 @@ class Segment:
 
 @dataclass(frozen=True)
 class Window:
-    """Consecutive segments transcribed together as one Whisper input (<= 30 s)."""
+    """Consecutive segments transcribed together as one Whisper input (<= 30 s).
+
+    A plain window is the song from its first segment's start to its last one's end; a packed
+    window (`pack_gap` set) is its segments alone, joined with `pack_gap` seconds of silence.
+    """
 
     segments: tuple[Segment, ...]
+    pack_gap: float | None = None
 
     @property
     def start(self) -> float:
@@ -65,7 +74,31 @@ class Window:
 
     @property
     def duration(self) -> float:
-        return self.end - self.start
+        """Length of Whisper's input for this window (seconds)."""
+        if self.pack_gap is None:
+            return self.end - self.start
+        gaps = self.pack_gap * (len(self.segments) - 1)
+        return sum(seg.duration for seg in self.segments) + gaps
+
+    def input_offsets(self) -> list[float]:
+        """Where each segment starts in Whisper's input (seconds)."""
+        if self.pack_gap is None:
+            return [seg.start - self.start for seg in self.segments]
+        offsets, at = [], 0.0
+        for seg in self.segments:
+            offsets.append(at)
+            at += seg.duration + self.pack_gap
+        return offsets
+
+    def song_time(self, t: float) -> float:
+        """Song time of a time in Whisper's input (a packing gap maps to its segment's end)."""
+        if self.pack_gap is None:
+            return self.start + t
+        for seg, offset in zip(reversed(self.segments), reversed(self.input_offsets()),
+                               strict=True):
+            if t >= offset:
+                return min(seg.start + (t - offset), seg.end)
+        return self.start
 
 
 def rms_envelope(vocals16k: np.ndarray, options: VadOptions = VadOptions()) -> np.ndarray:
@@ -161,17 +194,20 @@ def pad_segments(
     return [Segment(round(s, 3), round(e, 3)) for s, e in times]
 
 
-def merge_windows(segments: list[Segment], max_window: float = WHISPER_WINDOW) -> list[Window]:
-    """Greedily pack consecutive segments into windows spanning at most `max_window` seconds."""
+def merge_windows(
+    segments: list[Segment], max_window: float = WHISPER_WINDOW, pack_gap: float | None = None
+) -> list[Window]:
+    """Greedily merge consecutive segments into windows of at most `max_window` seconds of
+    Whisper input (a span of the song, or the packed segments when `pack_gap` is set)."""
     windows: list[Window] = []
     current: list[Segment] = []
     for seg in segments:
-        if current and seg.end - current[0].start > max_window:
-            windows.append(Window(tuple(current)))
+        if current and Window((*current, seg), pack_gap).duration > max_window:
+            windows.append(Window(tuple(current), pack_gap))
             current = []
         current.append(seg)
     if current:
-        windows.append(Window(tuple(current)))
+        windows.append(Window(tuple(current), pack_gap))
     return windows
 
 
@@ -188,4 +224,4 @@ def segment_vocals(
     frames = detect_frames(envelope, frame_seconds, options)
     duration = len(vocals16k) / ASR_SAMPLE_RATE
     segments = pad_segments(frames, frame_seconds, duration, options.padding)
-    return segments, merge_windows(segments, options.max_window), envelope
+    return segments, merge_windows(segments, options.max_window, options.pack_gap), envelope

@@ -29,6 +29,8 @@ from alt_cli.segmentation import Window
 TIMESTAMP_STEP = 0.02  # seconds per Whisper timestamp token
 LANGUAGE_PROBE_WINDOWS = 3  # most vocal windows used to detect the song's language
 SAMPLING_SEED = 0  # fallback temperatures sample; a fixed seed makes reruns reproducible
+GAP_FADE = 0.02  # seconds of fade at the edges of a quieted gap
+WORD_RATE_SLACK = 3  # words allowed above the rate limit (a window's first and last words)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,17 @@ class AsrOptions:
     word_timestamps: bool = True  # align words (line splitting at rests, precise LRC times)
     sample_len: int | None = None  # most tokens decoded per window (None: Whisper's 224)
     fp16: bool = False  # half precision; only on a GPU
+    # When every temperature fails the checks, keep the most confident attempt ("best") rather
+    # than the last, hottest one ("last", Whisper's transcribe()): a sample at temperature 1.0
+    # that still fails is noise (mixed scripts, invented words), a confident loop trims to its
+    # unit.
+    fallback_pick: str = "last"
+    # More words than this per second of voice in the window cannot have been sung: the decode
+    # is re-done hotter like a loop (None: no limit).
+    max_words_per_second: float | None = None
+    # Silence the audio between a window's vocal segments, so Whisper hears no instrumental
+    # stretch it could caption.
+    quiet_gaps: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,10 +108,37 @@ def model_tokenizer(model: whisper.model.Whisper, language: str | None) -> Token
     )
 
 
-def window_audio(audio16k: np.ndarray, window: Window) -> np.ndarray:
-    start = int(round(window.start * ASR_SAMPLE_RATE))
-    end = int(round(window.end * ASR_SAMPLE_RATE))
-    return audio16k[start:end]
+def window_audio(audio16k: np.ndarray, window: Window, quiet_gaps: bool = False) -> np.ndarray:
+    """Whisper's input for a window: the song's span, or its segments packed end to end.
+
+    With `quiet_gaps`, a span is zeroed between its segments (short fades).
+    """
+    def samples(seconds: float) -> int:
+        return int(round(seconds * ASR_SAMPLE_RATE))
+
+    if window.pack_gap is not None:
+        silence = np.zeros(samples(window.pack_gap), dtype=audio16k.dtype)
+        parts = []
+        for i, seg in enumerate(window.segments):
+            parts += [silence] if i else []
+            parts.append(audio16k[samples(seg.start) : samples(seg.end)])
+        return np.concatenate(parts)
+    start = samples(window.start)
+    chunk = audio16k[start : samples(window.end)]
+    if not quiet_gaps or len(window.segments) < 2:
+        return chunk
+    mask = np.zeros(len(chunk), dtype=np.float32)
+    for seg in window.segments:
+        mask[samples(seg.start) - start : samples(seg.end) - start] = 1.0
+    # 20 ms ramps: a hard cut would be a click Whisper might hear as a consonant.
+    ramp = int(GAP_FADE * ASR_SAMPLE_RATE)
+    padded = np.pad(mask, ramp, mode="edge")  # the window's own edges are not faded
+    mask = np.convolve(padded, np.ones(ramp, dtype=np.float32) / ramp, mode="same")[ramp:-ramp]
+    return (chunk * mask).astype(chunk.dtype)
+
+
+def voiced_seconds(window: Window) -> float:
+    return sum(seg.duration for seg in window.segments)
 
 
 def window_mels(model: whisper.model.Whisper, chunks: Sequence[np.ndarray]) -> torch.Tensor:
@@ -175,6 +215,23 @@ class _EncodedWindow:
         return self._model.decoder(tokens, features)
 
 
+class _GroupedDecodingTask(DecodingTask):
+    """Whisper's DecodingTask, fixed for beam search / best-of on a batch of windows.
+
+    openai-whisper 20250625 repeats each window's prompt n_group times (beam or best-of) but
+    not its audio features, which only broadcasts for a single window; here the features are
+    repeated too, so a batch of windows decodes with beams.
+    """
+
+    def _get_audio_features(self, mel: torch.Tensor) -> torch.Tensor:
+        features = super()._get_audio_features(mel)
+        return features.repeat_interleave(self.n_group, dim=0) if self.n_group > 1 else features
+
+    def _detect_language(self, audio_features: torch.Tensor, tokens: torch.Tensor):
+        # Runs before the prompts are repeated: one row per window.
+        return super()._detect_language(audio_features[:: self.n_group], tokens)
+
+
 class WindowTranscriber:
     """Decodes windows with one loaded Whisper model; reuse it across songs."""
 
@@ -196,12 +253,12 @@ class WindowTranscriber:
             fp16=opts.fp16,
             sample_len=opts.sample_len,
         )
-        task = DecodingTask(self.model, decoding)
+        task = _GroupedDecodingTask(self.model, decoding)
         task.logit_filters.append(StopLoops(task.tokenizer.eot, task.sample_begin))
         with torch.inference_mode():
             return task.run(mels)
 
-    def _needs_retry(self, result: DecodingResult) -> bool:
+    def _needs_retry(self, result: DecodingResult, voiced: float | None = None) -> bool:
         opts = self.options
         if self._is_silent(result):
             return False
@@ -209,7 +266,14 @@ class WindowTranscriber:
             text_compression_ratio(result.text) > opts.compression_ratio_threshold
             or result.avg_logprob < opts.logprob_threshold
             or loop_span(result.tokens) > 0
+            or self._too_many_words(result, voiced)
         )
+
+    def _too_many_words(self, result: DecodingResult, voiced: float | None) -> bool:
+        limit = self.options.max_words_per_second
+        if limit is None or voiced is None:
+            return False
+        return len(result.text.split()) > limit * voiced + WORD_RATE_SLACK
 
     def _is_silent(self, result: DecodingResult) -> bool:
         opts = self.options
@@ -218,19 +282,30 @@ class WindowTranscriber:
             and result.avg_logprob < opts.logprob_threshold
         )
 
-    def decode_with_fallback(self, mels: torch.Tensor, language: str) -> list[DecodingResult]:
+    def decode_with_fallback(
+        self, mels: torch.Tensor, language: str, voiced: Sequence[float] | None = None
+    ) -> list[DecodingResult]:
         """Decode a batch; windows that loop or are unsure go again at the next temperature.
 
         `mels` may also be the encoder's output for the batch: Whisper then skips encoding.
+        `voiced` is each window's seconds of vocal activity (for the word-rate check).
         """
+        rows = range(mels.shape[0])
+        seconds = list(voiced) if voiced is not None else [None] * mels.shape[0]
         results: list[DecodingResult] = self._decode(mels, language, self.options.temperatures[0])
+        attempts = [[r] for r in results]
         for temperature in self.options.temperatures[1:]:
-            retry = [i for i, r in enumerate(results) if self._needs_retry(r)]
+            retry = [i for i in rows if self._needs_retry(results[i], seconds[i])]
             if not retry:
                 break
             again = self._decode(mels[retry], language, temperature)
             for i, result in zip(retry, again, strict=True):
                 results[i] = result
+                attempts[i].append(result)
+        if self.options.fallback_pick == "best":
+            for i in rows:
+                if len(attempts[i]) > 1 and self._needs_retry(results[i], seconds[i]):
+                    results[i] = max(attempts[i], key=lambda r: r.avg_logprob)
         return results
 
     def _window_segments(
@@ -257,13 +332,13 @@ class WindowTranscriber:
                 )  # fmt: skip
         out = []
         for seg in segments:
+            to_song = window.song_time
             words = tuple(
-                Word(w["word"], window.start + w["start"], window.start + w["end"])
+                Word(w["word"], to_song(w["start"]), to_song(w["end"]))
                 for w in seg.get("words", [])
             )
             out.append(
-                AsrSegment(window.start + seg["start"], window.start + seg["end"],
-                           seg["text"].strip(), words)
+                AsrSegment(to_song(seg["start"]), to_song(seg["end"]), seg["text"].strip(), words)
             )
         return tuple(out)
 
@@ -282,12 +357,15 @@ class WindowTranscriber:
         size = max(1, self.options.batch_size)
         for first in range(0, len(order), size):
             batch = order[first : first + size]
-            mels = window_mels(self.model, [window_audio(audio16k, windows[i]) for i in batch])
+            quiet = self.options.quiet_gaps
+            mels = window_mels(self.model, [window_audio(audio16k, windows[i], quiet)
+                                            for i in batch])
             if self.options.fp16:
                 mels = mels.half()
             with torch.inference_mode():  # encoded once: fallback and alignment reuse it
                 features = self.model.encoder(mels)
-            results = self.decode_with_fallback(features, language)
+            voiced = [voiced_seconds(windows[i]) for i in batch]
+            results = self.decode_with_fallback(features, language, voiced)
             for row, (index, result) in enumerate(zip(batch, results, strict=True)):
                 window = windows[index]
                 silent = self._is_silent(result)
