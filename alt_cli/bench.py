@@ -25,7 +25,7 @@ from alt_cli.datasets import BenchSong, DatasetSelection
 from alt_cli.errors import AltError
 from alt_cli.fileio import atomic_write_text
 from alt_cli.formats import render_json, render_txt
-from alt_cli.pipeline import TranscribeOptions, Transcriber
+from alt_cli.pipeline import DEFAULT_ASR_INPUT, TranscribeOptions, Transcriber
 from alt_cli.progress import Reporter
 from alt_cli.separation import SeparatorOptions
 from alt_cli.transcription import AsrOptions
@@ -73,6 +73,21 @@ def parse_variant(spec: str) -> tuple[str, tuple[tuple[str, Any], ...]]:
     return name, tuple(settings)
 
 
+def settings_key(options: Any) -> str:
+    """The settings that differ from the defaults, as text: what a saved transcript was made
+    with.  Only non-defaults count, so adding an option (whose default keeps the old behaviour)
+    does not invalidate earlier results."""
+
+    def changed(value: Any) -> Any:
+        if not is_dataclass(value):
+            return value
+        default = type(value)()
+        return {f.name: changed(getattr(value, f.name)) for f in fields(value)
+                if getattr(value, f.name) != getattr(default, f.name)}
+
+    return repr(changed(options))
+
+
 def with_settings(options: Any, settings: Sequence[tuple[str, Any]], prefix: str = "") -> Any:
     """A copy of a (nested) frozen options dataclass with dotted keys replaced."""
     for key, value in settings:
@@ -97,6 +112,8 @@ def expand_configs(models: Sequence[str], separators: Sequence[str], segmenters:
     ):
         if mode == "short":
             segmenter = "clips"  # the clips are given by the reference line timings
+        if asr_input == "auto":  # what `alt transcribe` would use; native: plain Whisper
+            asr_input = "mix" if segmenter != "rmsvad" else DEFAULT_ASR_INPUT.get(separator, "mix")
         if asr_input == ASR_INPUT_STEM:
             separator = "stem"
         elif segmenter in ("native", "clips") and asr_input == "mix":
@@ -114,7 +131,7 @@ class BenchOptions:
     mode: str = "long"
     device: str = "auto"
     batch_size: int = 8
-    beam_size: int | None = None
+    beam_size: int | None = None  # None: the pipeline's default
     cache_dir: Path | None = None
     demucs_model: str = "mdx_extra"
     demucs_repo: Path | None = None
@@ -145,7 +162,7 @@ def transcribe_options(config: BenchConfig, options: BenchOptions, language: str
         separation=SeparatorOptions(separator=separator, demucs_model=options.demucs_model,
                                     demucs_repo=options.demucs_repo),
         asr=AsrOptions(language=language, batch_size=options.batch_size,
-                       beam_size=options.beam_size),
+                       **({} if options.beam_size is None else {"beam_size": options.beam_size})),
         cache_dir=options.cache_dir,
     )  # fmt: skip
     return with_settings(base, dict(options.variants).get(config.variant, ()))
@@ -197,7 +214,7 @@ class BenchRunner:
             levels = ("song",) if self.options.mode == "long" else ("line", "group")
             paths = {level: self.hyp_path(config, level, song) for level in levels}
             timings_path = paths[levels[0]].with_suffix(".json")
-            settings = repr(transcribe_options(config, self.options, song.language))
+            settings = settings_key(transcribe_options(config, self.options, song.language))
             saved = (json.loads(timings_path.read_text(encoding="utf-8"))
                      if timings_path.is_file() else {})
             # Reused only if made with the same settings (a changed default redoes the song).

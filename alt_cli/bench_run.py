@@ -37,6 +37,7 @@ from alt_cli.fileio import atomic_write_text
 from alt_cli.formats import render_json
 from alt_cli.progress import Reporter
 from alt_cli.scoring import score_by_language, score_corpus, score_song
+from alt_cli.separation import SeparatorOptions, resolve_separator
 
 # Columns of the printed table: (metric key, header, scale)
 TABLE_COLUMNS = [
@@ -164,8 +165,12 @@ def bench_command(dataset: str, opts: dict[str, Any], lists: dict[str, list[str]
     default_model = GPU_DEFAULT_MODEL if resolve_device(opts["device"]) == "cuda" else \
         CPU_DEFAULT_MODEL
     variants = tuple(parse_variant(spec) for spec in opts.get("variants") or ())
-    configs = expand_configs(lists["models"] or [default_model], lists["separators"] or ["auto"],
-                             lists["segmenters"] or ["rmsvad"], lists["asr_inputs"] or ["mix"],
+    separators = [  # "auto" named as what it is on this machine, in labels and results
+        resolve_separator(SeparatorOptions(name, opts["demucs_model"], opts["demucs_repo"]))
+        for name in lists["separators"] or ["auto"]
+    ]
+    configs = expand_configs(lists["models"] or [default_model], separators,
+                             lists["segmenters"] or ["rmsvad"], lists["asr_inputs"] or ["auto"],
                              opts["mode"], ("",) + tuple(name for name, _ in variants))
     unknown = {c.asr_input for c in configs} - {"mix", "vocals", "blend", "stem"}
     if unknown:

@@ -28,6 +28,8 @@ EXIT_USAGE = 2  # click's code for bad options
 EXIT_SOME_FAILED = 3  # some songs failed; the others are done
 EXIT_INTERRUPTED = 130
 _VAD_DEFAULTS = VadOptions()
+_ASR_DEFAULTS = AsrOptions()
+_DEFAULTS = TranscribeOptions()
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> None:
@@ -76,13 +78,38 @@ def cli() -> None:
               help="rmsvad = windows from the separated vocals' energy; native = Whisper's "
                    "own long-form transcription of the whole song.")
 @click.option("--asr-input", type=click.Choice(ASR_INPUTS), default=None,
-              help="Audio Whisper hears. [default: mix with Spleeter, vocals with Demucs]")
+              help="Audio Whisper hears; blend = the mix with the separated vocals added. "
+                   "[default: blend with Spleeter, vocals with Demucs]")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Windows decoded together (pays off on a GPU).")
-@click.option("--beam-size", type=click.IntRange(min=1), default=None,
-              help="Beam search width at temperature 0. [default: greedy]")
+@click.option("--beam-size", type=click.IntRange(min=1), default=_ASR_DEFAULTS.beam_size,
+              show_default=True, help="Beam search width at temperature 0 (1 = greedy).")
 @click.option("--best-of", type=click.IntRange(min=1), default=None,
               help="Samples drawn per fallback temperature, best kept. [default: 1]")
+@click.option("--fallback-pick", type=click.Choice(["best", "last"]),
+              default=_ASR_DEFAULTS.fallback_pick, show_default=True,
+              help="When every temperature fails the checks: keep the most confident attempt, "
+                   "or the last (Whisper's transcribe()).")
+@click.option("--max-words-per-second", type=click.FloatRange(min=0.0), default=None,
+              help="Re-decode a window with more words than this per second of voice "
+                   f"(0 = no limit). [default: {_ASR_DEFAULTS.max_words_per_second or 0}]")
+@click.option("--pack-gap", type=float, default=None,
+              help="Join a window's vocal segments with this many seconds of silence instead "
+                   "of keeping the instrumental gaps between them (-1 keeps the gaps). "
+                   "[default: "
+                   + ("keep the gaps" if _VAD_DEFAULTS.pack_gap is None else
+                      f"{_VAD_DEFAULTS.pack_gap}") + "]")
+@click.option("--quiet-gaps/--keep-gaps", default=_ASR_DEFAULTS.quiet_gaps, show_default=True,
+              help="Silence the instrumental gaps inside an unpacked window.")
+@click.option("--min-voiced-fraction", type=click.FloatRange(0.0, 1.0),
+              default=_DEFAULTS.min_voiced_fraction, show_default=True,
+              help="Drop recognised text whose time span is less than this share voiced.")
+@click.option("--script-filter/--no-script-filter", default=_DEFAULTS.script_filter,
+              show_default=True,
+              help="Drop words written in a script the song's language does not use.")
+@click.option("--lyrics-conventions/--whisper-punctuation", default=_DEFAULTS.lyrics_conventions,
+              show_default=True,
+              help="Capital at each line start, no comma or full stop at line ends (Jam-ALT).")
 @click.option("--no-word-timestamps", is_flag=True,
               help="Skip word alignment (faster; lines are then only split at Whisper's "
                    "segments).")
@@ -185,14 +212,33 @@ def options_from_cli(opts: dict[str, Any]) -> TranscribeOptions:
             min_silence=opts["vad_min_silence"], min_speech=opts["vad_min_speech"],
             padding=opts["vad_padding"], max_segment=opts["vad_max_segment"],
             min_silence_at_max=opts["vad_cut_silence"], max_window=opts["max_window"],
+            pack_gap=_pack_gap(opts["pack_gap"]),
         ),
         asr=AsrOptions(
             language=opts["language"], batch_size=opts["batch_size"],
             beam_size=opts["beam_size"], best_of=opts["best_of"],
-            word_timestamps=not opts["no_word_timestamps"],
+            word_timestamps=not opts["no_word_timestamps"], fallback_pick=opts["fallback_pick"],
+            max_words_per_second=_words_per_second(opts["max_words_per_second"]),
+            quiet_gaps=opts["quiet_gaps"],
         ),
-        section_gap=opts["section_gap"], cache_dir=opts["cache_dir"],
+        section_gap=opts["section_gap"], min_voiced_fraction=opts["min_voiced_fraction"],
+        script_filter=opts["script_filter"], lyrics_conventions=opts["lyrics_conventions"],
+        cache_dir=opts["cache_dir"],
     )  # fmt: skip
+
+
+def _pack_gap(value: float | None) -> float | None:
+    """None = the default; a negative value = keep the gaps (no packing)."""
+    if value is None:
+        return _VAD_DEFAULTS.pack_gap
+    return None if value < 0 else value
+
+
+def _words_per_second(value: float | None) -> float | None:
+    """None = the default; 0 = no limit."""
+    if value is None:
+        return _ASR_DEFAULTS.max_words_per_second
+    return value or None
 
 
 def _comma_list(value: str) -> list[str]:
@@ -212,8 +258,9 @@ def _comma_list(value: str) -> list[str]:
               help="Comma list of separators: auto, demucs, spleeter, none.")
 @click.option("--segmenter", "segmenters", default="rmsvad", show_default=True,
               help="Comma list: rmsvad, native.")
-@click.option("--asr-input", "asr_inputs", default="mix", show_default=True,
-              help="Comma list: mix, vocals, blend, stem (the true vocal stem, MUSDB-ALT).")
+@click.option("--asr-input", "asr_inputs", default="auto", show_default=True,
+              help="Comma list: auto (alt's default for the separator; the mix for native), "
+                   "mix, vocals, blend, stem (the true vocal stem, MUSDB-ALT).")
 @click.option("--variant", "variants", multiple=True, metavar="NAME:KEY=VALUE[,KEY=VALUE]",
               help="Also run every configuration with these settings changed, labelled NAME "
                    "(repeatable; keys are TranscribeOptions fields such as asr.beam_size, "
@@ -228,7 +275,8 @@ def _comma_list(value: str) -> list[str]:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--beam-size", type=click.IntRange(min=1), default=None)
+@click.option("--beam-size", type=click.IntRange(min=1), default=None,
+              help=f"[default: {_ASR_DEFAULTS.beam_size}; 1 = greedy]")
 @click.option("--demucs-model", default="mdx_extra", show_default=True)
 @click.option("--demucs-repo", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)

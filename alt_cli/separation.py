@@ -89,6 +89,18 @@ class PassthroughSeparator:
         return np.array(stereo, dtype=np.float32, copy=True)
 
 
+def resolve_separator(options: SeparatorOptions) -> str:
+    """The separator "auto" stands for here: Demucs when its weights are on this machine."""
+    choice = options.separator
+    if choice not in SEPARATORS:
+        raise AltError(f"unknown separator {choice!r}; choose one of {', '.join(SEPARATORS)}")
+    if choice == "auto":
+        found = demucs_weights_available(options.demucs_model, options.demucs_repo)
+        choice = "demucs" if found else "spleeter"
+        log.info("separator auto -> %s", choice)
+    return choice
+
+
 def make_separator(options: SeparatorOptions) -> Separator:
     """Build the separator ``options`` ask for, loading its weights now.
 
@@ -97,16 +109,10 @@ def make_separator(options: SeparatorOptions) -> Separator:
     network.  An explicitly requested Demucs whose weights are missing is an error, not a
     silent downgrade.
     """
-    choice = options.separator
-    if choice not in SEPARATORS:
-        raise AltError(f"unknown separator {choice!r}; choose one of {', '.join(SEPARATORS)}")
+    choice = resolve_separator(options)
     if choice == "none":
         return PassthroughSeparator()
-    if choice == "auto":
-        found = demucs_weights_available(options.demucs_model, options.demucs_repo)
-        choice = "demucs" if found else "spleeter"
-        log.info("separator auto -> %s", choice)
-    elif choice == "demucs" and not demucs_weights_available(options.demucs_model,
+    if choice == "demucs" and not demucs_weights_available(options.demucs_model,
                                                              options.demucs_repo):
         raise ModelUnavailableError(unavailable_message(options.demucs_model,
                                                         options.demucs_repo))

@@ -30,6 +30,7 @@ LEVERS = (
     "pick-best:asr.fallback_pick='best'",
     "word-rate:asr.max_words_per_second=5.0",
     "quiet-gaps:asr.quiet_gaps=True",
+    "pack:vad.pack_gap=0.5",
     "voice-gate:min_voiced_fraction=0.5",
     "script:script_filter=True",
     "conventions:lyrics_conventions=True",

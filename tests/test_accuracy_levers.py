@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from whisper.decoding import DecodingResult
 
-from alt_cli.bench import BenchConfig, expand_configs, parse_variant, with_settings
+from alt_cli.bench import (
+    BenchConfig,
+    expand_configs,
+    parse_variant,
+    settings_key,
+    with_settings,
+)
 from alt_cli.errors import AltError
 from alt_cli.lyrics import LyricLine, Word, drop_foreign_words, layout_lines, lyrics_conventions
 from alt_cli.pipeline import TranscribeOptions, asr_audio, voiced_fraction
@@ -151,13 +157,19 @@ def test_variant_specs_and_settings():
         parse_variant("no-colon")
     with pytest.raises(AltError):
         parse_variant("x:asr.beam_size")
-    options = with_settings(TranscribeOptions(), [("asr.beam_size", 5), ("section_gap", 3.0),
+    options = with_settings(TranscribeOptions(), [("asr.beam_size", 2), ("section_gap", 3.0),
                                                   ("asr.temperatures", [0.0, 0.5])])
-    assert options.asr.beam_size == 5 and options.section_gap == 3.0
+    assert options.asr.beam_size == 2 and options.section_gap == 3.0
     assert options.asr.temperatures == (0.0, 0.5)
-    assert TranscribeOptions().asr.beam_size is None  # the original is untouched
+    assert TranscribeOptions().asr.beam_size == 5  # the default is untouched
     with pytest.raises(AltError, match="asr.bogus"):
         with_settings(TranscribeOptions(), [("asr.bogus", 1)])
+
+
+def test_auto_asr_input_is_the_pipeline_default_and_the_mix_for_native():
+    configs = expand_configs(["base"], ["spleeter", "demucs"], ["rmsvad", "native"], ["auto"])
+    assert [c.label for c in configs] == ["base.spleeter.rmsvad.blend", "base.none.native.mix",
+                                          "base.demucs.rmsvad.vocals"]
 
 
 def test_variants_multiply_configurations_and_name_them():
@@ -209,3 +221,11 @@ def test_packed_window_audio_is_the_segments_joined_with_silence():
     np.testing.assert_array_equal(joined[:rate], audio[rate : 2 * rate])
     assert joined[rate : rate + rate // 4].max() == 0.0
     np.testing.assert_array_equal(joined[rate + rate // 4 :], audio[5 * rate : int(5.5 * rate)])
+
+
+def test_settings_key_names_only_what_differs_from_the_defaults():
+    plain = TranscribeOptions(model="base")
+    assert settings_key(plain) == "{'model': 'base'}"
+    greedy = with_settings(plain, [("asr.beam_size", None)])
+    assert settings_key(greedy) == "{'model': 'base', 'asr': {'beam_size': None}}"
+    assert settings_key(with_settings(greedy, [("asr.beam_size", 5)])) == settings_key(plain)

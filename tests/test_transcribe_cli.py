@@ -70,7 +70,7 @@ def test_every_format_written_and_consistent(transcribed):
     doc = json.loads((out / "audio_example.json").read_text(encoding="utf-8"))
     assert doc["separator"] == {"name": "spleeter", "model": "spleeter-2stems", "cached": False}
     assert doc["model"]["name"] == "tiny.en" and len(doc["model"]["sha256"]) == 64
-    assert doc["language"] == "en" and doc["segmenter"] == "rmsvad" and doc["asr_input"] == "mix"
+    assert doc["language"] == "en" and doc["segmenter"] == "rmsvad" and doc["asr_input"] == "blend"
     assert doc["settings"]["vad"]["onset"] == 0.1 and doc["versions"]["openai-whisper"]
     line = doc["lines"][0]
     assert line["words"] and line["start"] < line["end"] <= doc["duration"]
