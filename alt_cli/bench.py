@@ -74,18 +74,11 @@ def parse_variant(spec: str) -> tuple[str, tuple[tuple[str, Any], ...]]:
 
 
 def settings_key(options: Any) -> str:
-    """The settings that differ from the defaults, as text: what a saved transcript was made
-    with.  Only non-defaults count, so adding an option (whose default keeps the old behaviour)
-    does not invalidate earlier results."""
+    """Every setting, as text: what a saved transcript was made with.
 
-    def changed(value: Any) -> Any:
-        if not is_dataclass(value):
-            return value
-        default = type(value)()
-        return {f.name: changed(getattr(value, f.name)) for f in fields(value)
-                if getattr(value, f.name) != getattr(default, f.name)}
-
-    return repr(changed(options))
+    All fields count, defaults included: a changed default must redo the songs it affects.
+    """
+    return json.dumps(asdict(options), sort_keys=True, default=str)
 
 
 def with_settings(options: Any, settings: Sequence[tuple[str, Any]], prefix: str = "") -> Any:

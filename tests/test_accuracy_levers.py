@@ -223,9 +223,9 @@ def test_packed_window_audio_is_the_segments_joined_with_silence():
     np.testing.assert_array_equal(joined[rate + rate // 4 :], audio[5 * rate : int(5.5 * rate)])
 
 
-def test_settings_key_names_only_what_differs_from_the_defaults():
+def test_settings_key_changes_with_any_setting_defaults_included():
     plain = TranscribeOptions(model="base")
-    assert settings_key(plain) == "{'model': 'base'}"
-    greedy = with_settings(plain, [("asr.beam_size", None)])
-    assert settings_key(greedy) == "{'model': 'base', 'asr': {'beam_size': None}}"
-    assert settings_key(with_settings(greedy, [("asr.beam_size", 5)])) == settings_key(plain)
+    assert settings_key(plain) == settings_key(TranscribeOptions(model="base"))
+    assert settings_key(with_settings(plain, [("asr.beam_size", 5)])) == settings_key(plain)
+    assert settings_key(with_settings(plain, [("asr.beam_size", 1)])) != settings_key(plain)
+    assert settings_key(with_settings(plain, [("vad.pack_gap", 0.5)])) != settings_key(plain)
