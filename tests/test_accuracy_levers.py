@@ -229,3 +229,29 @@ def test_settings_key_changes_with_any_setting_defaults_included():
     assert settings_key(with_settings(plain, [("asr.beam_size", 5)])) == settings_key(plain)
     assert settings_key(with_settings(plain, [("asr.beam_size", 1)])) != settings_key(plain)
     assert settings_key(with_settings(plain, [("vad.pack_gap", 0.5)])) != settings_key(plain)
+
+
+def _cli_options(*args: str) -> TranscribeOptions:
+    from alt_cli.cli import options_from_cli, transcribe
+
+    return options_from_cli(transcribe.make_context("transcribe", ["song.mp3", *args]).params)
+
+
+def test_cli_defaults_are_the_api_defaults_and_flags_reach_the_options():
+    defaults = _cli_options()
+    api = TranscribeOptions()
+    assert (defaults.asr.beam_size, defaults.asr.fallback_pick, defaults.script_filter) == (
+        api.asr.beam_size, api.asr.fallback_pick, api.script_filter)
+    assert defaults.vad.pack_gap == api.vad.pack_gap
+    assert defaults.asr.max_words_per_second == api.asr.max_words_per_second
+    assert defaults.asr_input is None  # the measured best for whichever separator runs
+    changed = _cli_options("--beam-size", "1", "--fallback-pick", "best", "--pack-gap", "0.5",
+                           "--max-words-per-second", "5", "--quiet-gaps", "--no-script-filter",
+                           "--lyrics-conventions", "--min-voiced-fraction", "0.5",
+                           "--asr-input", "blend")
+    assert changed.asr.beam_size == 1 and changed.asr.fallback_pick == "best"
+    assert changed.vad.pack_gap == 0.5 and changed.asr.max_words_per_second == 5.0
+    assert changed.asr.quiet_gaps and not changed.script_filter and changed.lyrics_conventions
+    assert changed.min_voiced_fraction == 0.5 and changed.asr_input == "blend"
+    assert _cli_options("--pack-gap", "-1").vad.pack_gap is None
+    assert _cli_options("--max-words-per-second", "0").asr.max_words_per_second is None
