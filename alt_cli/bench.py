@@ -28,7 +28,7 @@ from alt_cli.formats import render_json, render_txt
 from alt_cli.pipeline import DEFAULT_ASR_INPUT, TranscribeOptions, Transcriber
 from alt_cli.progress import Reporter
 from alt_cli.separation import SeparatorOptions
-from alt_cli.transcription import AsrOptions
+from alt_cli.transcription import AsrOptions, resolve_device
 
 MODES = ("long", "short")
 ASR_INPUT_STEM = "stem"  # the benchmark's true vocal stem (MUSDB-ALT)
@@ -207,7 +207,10 @@ class BenchRunner:
             levels = ("song",) if self.options.mode == "long" else ("line", "group")
             paths = {level: self.hyp_path(config, level, song) for level in levels}
             timings_path = paths[levels[0]].with_suffix(".json")
-            settings = settings_key(transcribe_options(config, self.options, song.language))
+            made_with = transcribe_options(config, self.options, song.language)
+            # "auto" and the device it stands for here are the same setting.
+            made_with = replace(made_with, device=resolve_device(made_with.device))
+            settings = settings_key(made_with)
             saved = (json.loads(timings_path.read_text(encoding="utf-8"))
                      if timings_path.is_file() else {})
             # Reused only if made with the same settings (a changed default redoes the song).
