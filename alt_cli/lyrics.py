@@ -65,20 +65,17 @@ def clean_text(text: str) -> str:
     return text
 
 
-def _foreign_letter(char: str) -> bool:
-    """A letter outside the Latin script (a Cyrillic, Greek, CJK, Arabic ... letter)."""
-    return char.isalpha() and not unicodedata.name(char, "LATIN").startswith("LATIN")
+def _foreign(word: str) -> bool:
+    """Has a letter outside the Latin script (a Cyrillic, Greek, CJK, Arabic ... letter)."""
+    return any(c.isalpha() and not unicodedata.name(c, "LATIN").startswith("LATIN") for c in word)
 
 
 def drop_foreign_words(line: LyricLine, language: str | None) -> LyricLine:
     """Remove the words written in another script than the song's language uses."""
-    if language not in LATIN_SCRIPT_LANGUAGES:
+    if language not in LATIN_SCRIPT_LANGUAGES or not _foreign(line.text):
         return line
-    keep = [not any(_foreign_letter(c) for c in token) for token in line.text.split()]
-    if all(keep):
-        return line
-    text = " ".join(t for t, k in zip(line.text.split(), keep, strict=True) if k)
-    words = tuple(w for w in line.words if not any(_foreign_letter(c) for c in w.text))
+    text = " ".join(token for token in line.text.split() if not _foreign(token))
+    words = tuple(w for w in line.words if not _foreign(w.text))
     return LyricLine(line.start, line.end, text, line.section, words)
 
 

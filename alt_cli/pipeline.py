@@ -176,7 +176,11 @@ class Transcriber:
 
     def needs_separation(self) -> bool:
         """Native long-form on the mix is the plain-Whisper baseline: no separation at all."""
-        return self.options.segmenter == "rmsvad" or self.options.asr_input in ("vocals", "blend")
+        return self.options.segmenter == "rmsvad" or self._hears_vocals()
+
+    def _hears_vocals(self) -> bool:
+        """Whisper's input was asked to contain the separated vocals."""
+        return self.options.asr_input in ("vocals", "blend")
 
     def transcribe(
         self,
@@ -244,7 +248,7 @@ class Transcriber:
         Each clip is one Whisper input; Whisper's segments inside it become lines.
         """
         separated = self.separate(song, vocals) if (
-            vocals is not None or self.options.asr_input in ("vocals", "blend")) else None
+            vocals is not None or self._hears_vocals()) else None
         vocals16k = stereo_to_mono16k(separated.vocals) if separated else None
         asr_input = self.asr_input_for(separated.separator if separated else "none")
         audio16k = asr_audio(song.mono16k(), vocals16k, asr_input)
