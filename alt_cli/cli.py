@@ -141,6 +141,9 @@ def cli() -> None:
               help="Cache for separated vocals and converted models. [default: ~/.cache/alt]")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch. [default: torch's choice]")
+@click.option("--cpu-bf16/--cpu-fp32", default=_ASR_DEFAULTS.cpu_bf16_matmul, show_default=True,
+              help="On a CPU with bfloat16 units, compute Whisper's float32 matrix products "
+                   "through them (~15 % faster, same lyrics on the dev songs).")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Print timings and tracebacks too.")
 def transcribe(inputs: tuple[Path, ...], **opts: Any) -> None:
@@ -219,7 +222,7 @@ def options_from_cli(opts: dict[str, Any]) -> TranscribeOptions:
             beam_size=opts["beam_size"], best_of=opts["best_of"],
             word_timestamps=not opts["no_word_timestamps"], fallback_pick=opts["fallback_pick"],
             max_words_per_second=_words_per_second(opts["max_words_per_second"]),
-            quiet_gaps=opts["quiet_gaps"],
+            quiet_gaps=opts["quiet_gaps"], cpu_bf16_matmul=opts["cpu_bf16"],
         ),
         section_gap=opts["section_gap"], min_voiced_fraction=opts["min_voiced_fraction"],
         script_filter=opts["script_filter"], lyrics_conventions=opts["lyrics_conventions"],
