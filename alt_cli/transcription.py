@@ -41,8 +41,9 @@ class AsrOptions:
 
     language: str | None = None  # ISO code; None = detect once per song
     batch_size: int = 8  # windows decoded together
-    # Beam search at temperature 0 (the paper's 5; measured on the dev songs: -1.9 WER points
-    # for ~1.4x the decoding time on a CPU); None or 1 = greedy.
+    # Beam search at temperature 0 (the paper's 5; measured on the dev songs: -1.9 WER points;
+    # with the beams sharing their window's cross-attention it costs about what greedy decoding
+    # did before, see README "Performance"); None or 1 = greedy.
     beam_size: int | None = 5
     best_of: int | None = None  # samples drawn at temperatures > 0 (None = 1, as transcribe())
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
