@@ -79,18 +79,36 @@ def test_beam_search_with_shared_features_matches_whisper(example_song, session_
     assert ours.avg_logprob == pytest.approx(theirs.avg_logprob, abs=1e-4)
 
 
-def test_bf16_matmul_is_scoped_to_the_block_and_to_cpus():
+def test_bf16_products_are_scoped_to_the_linear_layers_and_to_cpus():
+    from whisper.model import ModelDimensions, Whisper
+
     from alt_cli.transcription import cpu_matmul_precision
 
+    torch.manual_seed(0)
+    dims = ModelDimensions(n_mels=80, n_audio_ctx=10, n_audio_state=64, n_audio_head=2,
+                           n_audio_layer=1, n_vocab=600, n_text_ctx=8, n_text_state=64,
+                           n_text_head=2, n_text_layer=2)
+    model = Whisper(dims).eval()
     backend = torch.backends.mkldnn.matmul
     before = backend.fp32_precision
-    with cpu_matmul_precision(torch.device("cpu"), bf16=True):
-        assert backend.fp32_precision == "bf16"
-        x, w = torch.randn(8, 512), torch.randn(1000, 512)
-        close = x @ w.T  # split bfloat16 parts: near float32, not a bfloat16 cast (~0.1 off)
-    torch.testing.assert_close(close, x.double().matmul(w.double().T).float(), atol=2e-3, rtol=0)
-    assert backend.fp32_precision == before
-    with cpu_matmul_precision(torch.device("cuda"), bf16=True):
-        assert backend.fp32_precision == before
-    with cpu_matmul_precision(torch.device("cpu"), bf16=False):
-        assert backend.fp32_precision == before
+    features, tokens = torch.randn(3, 10, 64), torch.tensor([[1, 2, 3]] * 3)
+    seen: dict[str, str] = {}
+    with torch.inference_mode():
+        exact = model.decoder(tokens, features)
+        with cpu_matmul_precision(model, bf16=True):
+            assert backend.fp32_precision == before  # nothing global between layers
+
+            def spy(name: str):
+                def record(*_) -> None:  # a pre-hook returning a value would replace the input
+                    seen.setdefault(name, backend.fp32_precision)
+                return record
+
+            model.decoder.blocks[0].mlp[0].register_forward_pre_hook(spy("linear"))
+            model.decoder.blocks[0].mlp_ln.register_forward_pre_hook(spy("norm"))  # after 8 linears
+            fast = model.decoder(tokens, features)
+            assert backend.fp32_precision == before
+    assert seen == {"linear": "bf16", "norm": before}
+    assert not model.decoder.ln._forward_pre_hooks  # the switches are removed afterwards
+    torch.testing.assert_close(fast, exact, atol=2e-3, rtol=0)  # near float32, not a bf16 cast
+    with cpu_matmul_precision(model.to("meta"), bf16=True):  # not a CPU: nothing changes
+        assert not model.decoder.ln._forward_pre_hooks
