@@ -46,6 +46,8 @@ def random_whisper(name: str) -> Whisper:
                            n_text_state=state, n_text_head=heads, n_text_layer=layers)
     torch.manual_seed(0)
     model = Whisper(dims)
+    with torch.no_grad():  # left uninitialised by whisper (a checkpoint fills it): avoid NaNs
+        model.decoder.positional_embedding.normal_(std=0.02)
     model.set_alignment_heads(whisper._ALIGNMENT_HEADS[name])
     return model
 SOURCES = ["drums", "bass", "other", "vocals"]

@@ -89,6 +89,8 @@ def test_bf16_products_are_scoped_to_the_linear_layers_and_to_cpus():
                            n_audio_layer=1, n_vocab=600, n_text_ctx=8, n_text_state=64,
                            n_text_head=2, n_text_layer=2)
     model = Whisper(dims).eval()
+    with torch.no_grad():  # whisper leaves the text positions uninitialised (loaded later)
+        model.decoder.positional_embedding.normal_(std=0.02)
     backend = torch.backends.mkldnn.matmul
     before = backend.fp32_precision
     features, tokens = torch.randn(3, 10, 64), torch.tensor([[1, 2, 3]] * 3)
