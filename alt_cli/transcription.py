@@ -121,9 +121,8 @@ def cpu_matmul_precision(model: whisper.model.Whisper, bf16: bool) -> Iterator[N
     (unlike a plain bfloat16 cast); CPUs without bfloat16 units, and torch before 2.9 (which has
     no such switch), compute in float32 as before.  Only the linear layers and the decoder's
     vocabulary projection, switched on around each of them: their shapes repeat, so oneDNN's
-    cache of prepared kernels stays small.  Switched on
-    for everything, the attention products (a new shape at every token) filled that cache with
-    ~1 GB and ran slower.
+    cache of prepared kernels stays small.  Switched on for everything, the attention products
+    (a new shape at every token) filled that cache with ~1 GB and ran slower.
     """
     backend = getattr(torch.backends.mkldnn, "matmul", None)  # torch >= 2.9 only
     if not bf16 or model.device.type != "cpu" or not hasattr(backend, "fp32_precision"):
