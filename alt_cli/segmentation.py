@@ -11,94 +11,12 @@ Everything here works on frames of the envelope, so it is testable with syntheti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import librosa
 import numpy as np
 
 from alt_cli.audio import ASR_SAMPLE_RATE
-
-WHISPER_WINDOW = 30.0  # seconds: Whisper's fixed input length
-
-
-@dataclass(frozen=True)
-class VadOptions:
-    """RMS-VAD parameters; defaults are the paper's."""
-
-    frame_length: int = 2048  # samples at 16 kHz per RMS frame (128 ms)
-    hop_length: int = 512  # samples at 16 kHz between frames (32 ms)
-    onset: float = 0.1  # normalised RMS at/above which a segment opens
-    offset: float = 0.1  # normalised RMS below which a frame counts as silence
-    min_silence: float = 1.0  # seconds below `offset` that close a segment
-    min_speech: float = 0.0  # seconds; shorter segments are dropped
-    padding: float = 0.2  # seconds added on each side (gap split when segments are closer)
-    max_segment: float = WHISPER_WINDOW  # seconds, hard limit of one segment after padding
-    min_silence_at_max: float = 0.098  # seconds: a silence this long is a preferred cut point
-    max_window: float = WHISPER_WINDOW  # seconds, limit of a merged window
-    # Pack a window's segments end to end with this much silence between them, instead of
-    # keeping the instrumental gaps: more voice per Whisper input and nothing to caption in
-    # between (the paper's concatenated clips).  None: windows are spans of the song.
-    pack_gap: float | None = None
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A stretch of vocal activity, in seconds from the song start."""
-
-    start: float
-    end: float
-
-    @property
-    def duration(self) -> float:
-        return self.end - self.start
-
-
-@dataclass(frozen=True)
-class Window:
-    """Consecutive segments transcribed together as one Whisper input (<= 30 s).
-
-    A plain window is the song from its first segment's start to its last one's end; a packed
-    window (`pack_gap` set) is its segments alone, joined with `pack_gap` seconds of silence.
-    """
-
-    segments: tuple[Segment, ...]
-    pack_gap: float | None = None
-
-    @property
-    def start(self) -> float:
-        return self.segments[0].start
-
-    @property
-    def end(self) -> float:
-        return self.segments[-1].end
-
-    @property
-    def duration(self) -> float:
-        """Length of Whisper's input for this window (seconds)."""
-        if self.pack_gap is None:
-            return self.end - self.start
-        gaps = self.pack_gap * (len(self.segments) - 1)
-        return sum(seg.duration for seg in self.segments) + gaps
-
-    def input_offsets(self) -> list[float]:
-        """Where each segment starts in Whisper's input (seconds)."""
-        if self.pack_gap is None:
-            return [seg.start - self.start for seg in self.segments]
-        offsets, at = [], 0.0
-        for seg in self.segments:
-            offsets.append(at)
-            at += seg.duration + self.pack_gap
-        return offsets
-
-    def song_time(self, t: float) -> float:
-        """Song time of a time in Whisper's input (a packing gap maps to its segment's end)."""
-        if self.pack_gap is None:
-            return self.start + t
-        for seg, offset in zip(reversed(self.segments), reversed(self.input_offsets()),
-                               strict=True):
-            if t >= offset:
-                return min(seg.start + (t - offset), seg.end)
-        return self.start
+from alt_cli.options import WHISPER_WINDOW, VadOptions
+from alt_cli.schema import Segment, VocalActivity, Window
 
 
 def rms_envelope(vocals16k: np.ndarray, options: VadOptions = VadOptions()) -> np.ndarray:
@@ -211,17 +129,17 @@ def merge_windows(
     return windows
 
 
-def segment_vocals(
-    vocals16k: np.ndarray, options: VadOptions = VadOptions()
-) -> tuple[list[Segment], list[Window], np.ndarray]:
+def detect_vocal_activity(vocals16k: np.ndarray, options: VadOptions = VadOptions()
+                          ) -> VocalActivity:
     """Run the whole RMS-VAD on a 16 kHz mono vocal signal.
 
-    Returns the padded segments, the merged windows, and the normalised envelope (kept so later
-    stages can ask how much voice a stretch of time holds).
+    The record keeps the normalised envelope too, so later stages can ask how much voice a
+    stretch of time holds (language detection picks the most vocal windows).
     """
     frame_seconds = options.hop_length / ASR_SAMPLE_RATE
     envelope = rms_envelope(vocals16k, options)
     frames = detect_frames(envelope, frame_seconds, options)
     duration = len(vocals16k) / ASR_SAMPLE_RATE
     segments = pad_segments(frames, frame_seconds, duration, options.padding)
-    return segments, merge_windows(segments, options.max_window, options.pack_gap), envelope
+    windows = merge_windows(segments, options.max_window, options.pack_gap)
+    return VocalActivity(tuple(segments), tuple(windows), envelope, frame_seconds)

@@ -10,9 +10,7 @@ inside a window give the sung lines.  Fallback re-decodes only the windows that 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -23,10 +21,10 @@ from whisper.timing import add_word_timestamps
 from whisper.tokenizer import Tokenizer, get_tokenizer
 
 from alt_cli.audio import ASR_SAMPLE_RATE
-from alt_cli.batched_decoding import EncodedWindow, GroupedDecodingTask
 from alt_cli.loop_guard import StopLoops, loop_span, trim_loop
-from alt_cli.lyrics import Word
-from alt_cli.segmentation import Window
+from alt_cli.options import AsrOptions
+from alt_cli.schema import AsrSegment, Window, WindowTranscript, Word
+from alt_cli.whisper_compat import EncodedWindow, GroupedDecodingTask, cpu_matmul_precision
 
 TIMESTAMP_STEP = 0.02  # seconds per Whisper timestamp token
 LANGUAGE_PROBE_WINDOWS = 3  # most vocal windows used to detect the song's language
@@ -35,119 +33,25 @@ GAP_FADE = 0.02  # seconds of fade at the edges of a quieted gap
 WORD_RATE_SLACK = 3  # words allowed above the rate limit (a window's first and last words)
 
 
-@dataclass(frozen=True)
-class AsrOptions:
-    """How Whisper decodes; defaults follow Whisper's own transcribe() thresholds."""
-
-    language: str | None = None  # ISO code; None = detect once per song
-    batch_size: int = 8  # windows decoded together
-    # Beam search at temperature 0 (the paper's 5; measured on the dev songs: -1.9 WER points;
-    # with the beams sharing their window's cross-attention it costs about what greedy decoding
-    # did before, see README "Performance"); None or 1 = greedy.
-    beam_size: int | None = 5
-    best_of: int | None = None  # samples drawn at temperatures > 0 (None = 1, as transcribe())
-    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-    compression_ratio_threshold: float = 2.4  # above: text is repetitive (a loop), retry hotter
-    logprob_threshold: float = -1.0  # below: the decode is unsure, retry hotter
-    no_speech_threshold: float = 0.6  # above (and unsure): the window is silent, yields nothing
-    word_timestamps: bool = True  # align words (line splitting at rests, precise LRC times)
-    sample_len: int | None = None  # most tokens decoded per window (None: Whisper's 224)
-    fp16: bool = False  # half precision; only on a GPU
-    # When every temperature fails the checks, keep the most confident attempt ("best") rather
-    # than the last, hottest one ("last", Whisper's transcribe()): a sample at temperature 1.0
-    # that still fails is noise (mixed scripts, invented words), a confident loop trims to its
-    # unit.
-    fallback_pick: str = "last"
-    # More words than this per second of voice in the window cannot have been sung: the decode
-    # is re-done hotter like a loop (None: no limit).
-    max_words_per_second: float | None = None
-    # Silence the audio between a window's vocal segments, so Whisper hears no instrumental
-    # stretch it could caption.
-    quiet_gaps: bool = False
-    # On a CPU, let oneDNN compute Whisper's linear layers with bfloat16 units where the CPU has
-    # them (AVX512-BF16, AMX; elsewhere nothing changes).  Measured on the dev songs in one
-    # `alt bench` run: RTF 0.081 vs 0.102, identical lyrics on all five, same peak memory.
-    cpu_bf16_matmul: bool = True
-
-
-@dataclass(frozen=True)
-class AsrSegment:
-    """One of Whisper's timed segments, in song time."""
-
-    start: float
-    end: float
-    text: str
-    words: tuple[Word, ...] = ()
-
-
-@dataclass(frozen=True)
-class WindowTranscript:
-    """What one window produced, with the decoder's own quality signals (for diagnosis)."""
-
-    start: float
-    end: float
-    text: str
-    temperature: float
-    avg_logprob: float
-    no_speech_prob: float
-    compression_ratio: float
-    silent: bool
-    segments: tuple[AsrSegment, ...] = field(default=())
-
-
 def text_compression_ratio(text: str) -> float:
     """Whisper's loop detector: repetitive text compresses well."""
     data = text.encode("utf-8")
     return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
-def beam_width(beam_size: int | None) -> int | None:
-    """Whisper's beam_size argument: None (greedy) for no beam or a beam of one."""
-    return beam_size if beam_size is not None and beam_size > 1 else None
+def beam_width(beam_size: int) -> int | None:
+    """Whisper's beam_size argument: None (greedy) for a beam of one."""
+    return beam_size if beam_size > 1 else None
 
 
-def resolve_device(device: str) -> str:
-    """'auto' means the GPU when there is one."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+def sample_count(best_of: int) -> int | None:
+    """Whisper's best_of argument: None (one sample) for one."""
+    return best_of if best_of > 1 else None
 
 
-@contextmanager
-def cpu_matmul_precision(model: whisper.model.Whisper, bf16: bool) -> Iterator[None]:
-    """Whisper's linear layers as bfloat16-split products inside the block (CPU only).
-
-    oneDNN splits each float32 operand into bfloat16 parts, so the result stays close to float32
-    (unlike a plain bfloat16 cast); CPUs without bfloat16 units, and torch before 2.9 (which has
-    no such switch), compute in float32 as before.  Only the linear layers and the decoder's
-    vocabulary projection, switched on around each of them: their shapes repeat, so oneDNN's
-    cache of prepared kernels stays small.  Switched on for everything, the attention products
-    (a new shape at every token) filled that cache with ~1 GB and ran slower.
-    """
-    backend = getattr(torch.backends.mkldnn, "matmul", None)  # torch >= 2.9 only
-    if not bf16 or model.device.type != "cpu" or not hasattr(backend, "fp32_precision"):
-        yield
-        return
-    previous = backend.fp32_precision
-
-    def on(*_) -> None:
-        backend.fp32_precision = "bf16"
-
-    def off(*_) -> None:
-        backend.fp32_precision = previous
-
-    decoder = model.decoder
-    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    handles = [hook for m in linears
-               for hook in (m.register_forward_pre_hook(on), m.register_forward_hook(off))]
-    # The vocabulary projection follows the final layer norm, inside the decoder's forward.
-    handles += [decoder.ln.register_forward_pre_hook(on), decoder.register_forward_hook(off)]
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
-        backend.fp32_precision = previous
+def use_fp16(model: whisper.model.Whisper, options: AsrOptions) -> bool:
+    """Half precision as asked, or, left to auto, on a GPU only."""
+    return options.fp16 if options.fp16 is not None else model.device.type == "cuda"
 
 
 def model_tokenizer(model: whisper.model.Whisper, language: str | None) -> Tokenizer:
@@ -186,10 +90,6 @@ def window_audio(audio16k: np.ndarray, window: Window, quiet_gaps: bool = False)
     padded = np.pad(mask, ramp, mode="edge")  # the window's own edges are not faded
     mask = np.convolve(padded, np.ones(ramp, dtype=np.float32) / ramp, mode="same")[ramp:-ramp]
     return (chunk * mask).astype(chunk.dtype)
-
-
-def voiced_seconds(window: Window) -> float:
-    return sum(seg.duration for seg in window.segments)
 
 
 def window_mels(model: whisper.model.Whisper, chunks: Sequence[np.ndarray]) -> torch.Tensor:
@@ -256,6 +156,10 @@ class WindowTranscriber:
         self.model = model
         self.options = options
 
+    @property
+    def fp16(self) -> bool:
+        return use_fp16(self.model, self.options)
+
     def _decode(
         self, mels: torch.Tensor, language: str, temperature: float
     ) -> list[DecodingResult]:
@@ -265,9 +169,9 @@ class WindowTranscriber:
             language=language,
             temperature=temperature,
             beam_size=beam_width(opts.beam_size) if temperature == 0 else None,
-            best_of=opts.best_of if temperature > 0 else None,
+            best_of=sample_count(opts.best_of) if temperature > 0 else None,
             without_timestamps=False,
-            fp16=opts.fp16,
+            fp16=self.fp16,
             sample_len=opts.sample_len,
         )
         task = GroupedDecodingTask(self.model, decoding)
@@ -393,11 +297,11 @@ class WindowTranscriber:
         quiet = self.options.quiet_gaps
         mels = window_mels(self.model, [window_audio(audio16k, windows[i], quiet)
                                         for i in batch])
-        if self.options.fp16:
+        if self.fp16:
             mels = mels.half()
         with torch.inference_mode():  # encoded once: fallback and alignment reuse it
             features = self.model.encoder(mels)
-        voiced = [voiced_seconds(windows[i]) for i in batch]
+        voiced = [windows[i].voiced_seconds for i in batch]
         results = self.decode_with_fallback(features, language, voiced)
         for row, (index, result) in enumerate(zip(batch, results, strict=True)):
             window = windows[index]
@@ -424,7 +328,7 @@ def transcribe_native(
         result = whisper.transcribe(
             model, audio16k, language=language, task="transcribe", verbose=None,
             temperature=options.temperatures, beam_size=beam_width(options.beam_size),
-            best_of=options.best_of, fp16=options.fp16,
+            best_of=sample_count(options.best_of), fp16=use_fp16(model, options),
             compression_ratio_threshold=options.compression_ratio_threshold,
             logprob_threshold=options.logprob_threshold,
             no_speech_threshold=options.no_speech_threshold,

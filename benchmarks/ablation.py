@@ -19,28 +19,25 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
-from alt_cli.bench import (
-    BenchConfig,
-    BenchOptions,
-    expand_configs,
-    parse_variant,
-    transcribe_options,
-)
-from alt_cli.bench_run import run_bench
-from alt_cli.datasets import load_dataset
+from alt_cli.bench.configs import BenchConfig, config_options, expand_configs, parse_variant
+from alt_cli.bench.datasets import load_dataset
+from alt_cli.bench.report import run_bench
+from alt_cli.bench.runner import BenchPlan
+from alt_cli.options import TranscribeOptions
 from alt_cli.progress import Reporter
 
-# Each lever is one change against alt's defaults (see the README's Accuracy section).
+# Each lever is one change against alt's defaults (see the README's Accuracy section), written
+# with `alt transcribe`'s flag names, as `alt bench --variant` takes them.
 LEVERS = (
-    "greedy:asr.beam_size=1",
-    "bestof5:asr.best_of=5",
-    "pick-best:asr.fallback_pick='best'",
-    "word-rate:asr.max_words_per_second=5.0",
-    "quiet-gaps:asr.quiet_gaps=True",
-    "pack:vad.pack_gap=0.5",
-    "voice-gate:min_voiced_fraction=0.5",
-    "no-script:script_filter=False",
-    "conventions:lyrics_conventions=True",
+    "greedy:beam-size=1",
+    "bestof5:best-of=5",
+    "pick-best:fallback-pick=best",
+    "word-rate:max-words-per-second=5",
+    "quiet-gaps:quiet-gaps=true",
+    "pack:pack-gap=0.5",
+    "voice-gate:min-voiced-fraction=0.5",
+    "no-script:script-filter=false",
+    "conventions:lyrics-conventions=true",
 )
 
 
@@ -99,7 +96,7 @@ def main() -> None:
     variants = tuple(parse_variant(spec) for spec in specs)
     inputs = args.asr_inputs.split(",")
     model, separator = args.model, args.separator
-    names = [name for name, _ in variants]
+    names = [variant.name for variant in variants]
     configs = [
         BenchConfig(model, "none", "native", "mix"),  # Whisper long-form, same decoding options
         *expand_configs([model], [separator], ["rmsvad"], inputs),
@@ -108,12 +105,12 @@ def main() -> None:
     if "greedy" in names:  # plain transcribe() as called from Python: greedy
         configs.insert(1, BenchConfig(model, "none", "native", "mix", "greedy"))
     configs = list(dict.fromkeys(configs))
-    options = BenchOptions(configs=tuple(configs), out_dir=args.out, device="cpu",
-                           cache_dir=args.cache_dir, variants=variants)
-    for config in configs:  # a misspelt setting fails now, not after the first song
-        transcribe_options(config, options, "en")
+    base = TranscribeOptions(device="cpu", cache_dir=args.cache_dir)
+    plan = BenchPlan(configs=tuple(configs), out_dir=args.out, base=base, variants=variants)
+    for config in configs:  # a bad combination fails now, not after the first song
+        config_options(config, base, variants, "en")
     selection = load_dataset("jam-alt", args.data)
-    print(run_bench(selection, options, Reporter(quiet=False)))
+    print(run_bench(selection, plan, Reporter(quiet=False)))
     default = next(c for c in configs if c.segmenter == "rmsvad")
     print(ablation_table(args.out, default.label, configs[0].label))
 

@@ -29,9 +29,8 @@ from whisper.model import ModelDimensions, Whisper
 
 from alt_cli.audio import SEPARATION_SAMPLE_RATE, SongAudio, load_song
 from alt_cli.models import load_whisper
-from alt_cli.pipeline import TranscribeOptions, Transcriber
-from alt_cli.separation import SeparatorOptions
-from alt_cli.transcription import AsrOptions
+from alt_cli.options import AsrOptions, SeparatorOptions, TranscribeOptions
+from alt_cli.pipeline import ModelStore, Transcriber
 
 SHAPES = {  # (state, heads, layers) of the random stand-ins
     "large-v2": (1280, 20, 32),
@@ -124,9 +123,10 @@ def main() -> None:
         separation=SeparatorOptions(separator="demucs", demucs_model=demucs_model,
                                     demucs_repo=demucs_repo),
     )  # fmt: skip
-    transcriber = Transcriber(options)
-    transcriber.use_whisper(model)
-    transcriber.separator  # noqa: B018 - load outside the timing
+    store = ModelStore()
+    store.add_whisper(args.model, args.device, model)
+    transcriber = Transcriber(options, models=store)
+    store.separator(options.separation, transcriber.device)  # load outside the timing
 
     warm = songs[0]  # CUDA kernels and cuDNN plans are chosen on the first call: warm up once
     transcriber.transcribe(SongAudio(warm.path, warm.stereo[:, : 40 * SEPARATION_SAMPLE_RATE],

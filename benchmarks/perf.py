@@ -31,12 +31,12 @@ import torch
 import whisper
 
 from alt_cli.audio import load_song, stereo_to_mono16k
+from alt_cli.formats import transcript_document, write_outputs
 from alt_cli.models import load_whisper
-from alt_cli.outputs import transcript_document, write_outputs
-from alt_cli.pipeline import TranscribeOptions, Transcriber
-from alt_cli.segmentation import segment_vocals
-from alt_cli.separation import SeparatorOptions
-from alt_cli.transcription import AsrOptions, WindowTranscriber
+from alt_cli.options import AsrOptions, SeparatorOptions, TranscribeOptions
+from alt_cli.pipeline import ModelStore, Transcriber
+from alt_cli.segmentation import detect_vocal_activity
+from alt_cli.transcription import WindowTranscriber
 
 
 class ModuleTimer:
@@ -126,9 +126,9 @@ def main() -> None:
             separation=SeparatorOptions(separator=args.separator),
             asr=AsrOptions(language=language), cache_dir=cache,
         )  # fmt: skip
-        t = Transcriber(options)
-        t.use_whisper(model)  # the same loaded model for every run
-        return t
+        store = ModelStore()
+        store.add_whisper(args.model, args.device, model)  # the same loaded model for every run
+        return Transcriber(options, models=store)
 
     rows, stages = [], {}
     stem_cache = work / "cache"
@@ -137,7 +137,7 @@ def main() -> None:
         row = {"song": song.stem}
         for phase in ("cold", "warm"):
             t = transcriber(stem_cache, language)
-            t.separator  # noqa: B018 - load the separator outside the timing, like the model
+            t.models.separator(t.options.separation, t.device)  # loaded outside the timing
             enc0, dec0 = encoder.seconds, decoder.seconds
             started = time.perf_counter()
             result = t.transcribe(song)
@@ -187,7 +187,7 @@ def main() -> None:
     first = load_song(songs[0])
     t = transcriber(stem_cache, langs.get(songs[0].stem) or None)
     separated = t.separate(first)
-    _, windows, _ = segment_vocals(stereo_to_mono16k(separated.vocals))
+    windows = detect_vocal_activity(stereo_to_mono16k(separated.vocals)).windows
     audio16k = first.mono16k()
     language = langs.get(songs[0].stem) or "en"
     batch_rows = []

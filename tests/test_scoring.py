@@ -12,7 +12,7 @@ import pytest
 from alt_eval import compute_metrics
 from jiwer import AlignmentChunk
 
-from alt_cli.scoring import (
+from alt_cli.bench.scoring import (
     HALLUCINATION_RUN,
     _hallucinated_insertions,
     nl_word_mask,
@@ -21,8 +21,8 @@ from alt_cli.scoring import (
     score_corpus,
     score_lyrics,
     score_song,
-    strip_nl_tags,
 )
+from alt_cli.bench.shortform import strip_tags
 
 # 6 reference words; hyp inserts "oh", turns "tiny" into "tony", drops "tonight", and writes
 # "Me" for "me" (a case error, which WER ignores and WER_case counts).
@@ -142,8 +142,10 @@ def test_bad_tagged_reference_is_a_value_error(tagged, message):
         score_song(UNTAGGED, "x", "en", tagged_reference=tagged)
 
 
-def test_strip_nl_tags_gives_the_untagged_text():
-    assert strip_nl_tags(TAGGED) == UNTAGGED
+def test_stripped_tags_score_as_the_untagged_text():
+    metrics = score_song(UNTAGGED, strip_tags(TAGGED), "en").metrics
+    assert metrics["WER"] == 0.0 and metrics["WER_case"] == 0.0
+    assert metrics["F1_pare"] == 1.0 and metrics["F1_line"] == 1.0
 
 
 def test_french_tokenisation_and_per_language_pooling():

@@ -7,14 +7,10 @@ padding 0.2 s = 2 frames, a preferred cut silence 0.098 s = 1 frame.
 import numpy as np
 import pytest
 
-from alt_cli.segmentation import (
-    Segment,
-    VadOptions,
-    detect_frames,
-    merge_windows,
-    pad_segments,
-    segment_vocals,
-)
+from alt_cli.errors import AltError
+from alt_cli.options import VadOptions
+from alt_cli.schema import Segment
+from alt_cli.segmentation import detect_frames, detect_vocal_activity, merge_windows, pad_segments
 
 FRAME = 0.1
 
@@ -88,18 +84,20 @@ def test_window_of_exactly_30_seconds_is_allowed():
 
 def test_silent_envelope_gives_nothing():
     assert detect_frames(np.zeros(100, dtype=np.float32), FRAME) == []
-    segments, windows, _ = segment_vocals(np.zeros(16000 * 5, dtype=np.float32))
-    assert segments == [] and windows == []
+    activity = detect_vocal_activity(np.zeros(16000 * 5, dtype=np.float32))
+    assert activity.segments == () and activity.windows == ()
+    assert activity.rests() == [] and activity.voiced_seconds == 0
 
 
-def test_segment_vocals_on_tone_bursts():
+def test_vocal_activity_on_tone_bursts():
     rate = 16000
     t = np.arange(rate * 3) / rate
     tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     silence = np.zeros(rate * 3, dtype=np.float32)
     signal = np.concatenate([silence[: 2 * rate], tone, silence, tone[: 2 * rate], silence])
-    segments, windows, envelope = segment_vocals(signal)
-    assert envelope.max() == pytest.approx(1.0)
+    activity = detect_vocal_activity(signal)
+    segments, windows = activity.segments, activity.windows
+    assert activity.envelope.max() == pytest.approx(1.0)
     # Tones at 2-5 s and 8-10 s; frames are 32 ms with a 128 ms window, padding 0.2 s.
     assert len(segments) == 2
     assert segments[0].start == pytest.approx(1.8, abs=0.1)
@@ -107,6 +105,22 @@ def test_segment_vocals_on_tone_bursts():
     assert segments[1].start == pytest.approx(7.8, abs=0.1)
     assert segments[1].end == pytest.approx(10.2, abs=0.1)
     assert len(windows) == 1 and windows[0].duration < 30
+    (rest,) = activity.rests()
+    assert rest == (segments[0].end, segments[1].start)
+    assert activity.voiced_fraction(segments[0].end, segments[1].start) == 0.0
+    assert activity.voiced_fraction(3.0, 4.0) == 1.0
+    (energy,) = activity.window_energy()
+    assert energy == pytest.approx(activity.envelope.sum(), rel=0.05)
+
+
+@pytest.mark.parametrize("changes", [
+    {"frame_length": 10_000_000}, {"padding": -5.0}, {"max_segment": 0.0},
+    {"onset": 5.0}, {"onset": float("nan")}, {"hop_length": 4096, "frame_length": 2048},
+    {"max_segment": 1.0, "padding": 0.5}, {"min_silence": float("inf")},
+])
+def test_vad_options_out_of_range_are_refused_with_the_flag(changes):
+    with pytest.raises(AltError, match="--vad|--max"):
+        VadOptions(**changes)
 
 
 def test_every_segment_fits_a_whisper_window():

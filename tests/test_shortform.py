@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from alt_cli.errors import AltError
-from alt_cli.shortform import (
+from alt_cli.bench.shortform import (
     MAX_ITEM,
     ShortForm,
     ShortItem,
@@ -21,6 +20,7 @@ from alt_cli.shortform import (
     short_form_items,
     strip_tags,
 )
+from alt_cli.errors import AltError
 
 DEV_TIMINGS = Path(__file__).resolve().parents[1].parent / "shared" / "jam-alt-dev" / "line_timings"
 

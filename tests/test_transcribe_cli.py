@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from alt_cli.cli import cli
-from alt_cli.formats import parse_lrc
 from tests.conftest import EXAMPLE_LINE, write_tone
+from tests.lyrics_files import parse_lrc
 
 pytestmark = pytest.mark.slow
 

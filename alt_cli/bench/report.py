@@ -18,35 +18,61 @@ import io
 import math
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from alt_cli.audio import file_sha256
-from alt_cli.bench import (
-    BenchOptions,
-    BenchRunner,
-    SongRun,
+from alt_cli.audio import SEPARATION_SAMPLE_RATE, file_sha256
+from alt_cli.bench.configs import (
+    BenchRequest,
+    check_configs,
+    config_options,
     expand_configs,
     parse_variant,
-    run_settings,
-    transcribe_options,
+    settings_key,
 )
-from alt_cli.datasets import DatasetSelection, load_dataset
-from alt_cli.errors import AltError
+from alt_cli.bench.datasets import DatasetSelection, load_dataset
+from alt_cli.bench.runner import BenchPlan, BenchRunner, SongRun
+from alt_cli.bench.scoring import score_by_language, score_corpus, score_song
 from alt_cli.fileio import atomic_write_text
 from alt_cli.formats import render_json
+from alt_cli.options import TranscribeOptions, with_settings
+from alt_cli.pipeline import default_model
 from alt_cli.progress import Reporter
-from alt_cli.scoring import score_by_language, score_corpus, score_song
-from alt_cli.separation import SeparatorOptions, resolve_separator
+from alt_cli.runtime import resolve_device, versions
+from alt_cli.separation import resolve_separator
 
-# Columns of the printed table: (metric key, header, scale)
-TABLE_COLUMNS = [
+# Columns of the metric tables: (metric key, header, scale)
+METRIC_COLUMNS = [
     ("WER", "WER %", 100), ("WER_case", "WER case %", 100), ("sub_rate", "sub %", 100),
     ("del_rate", "del %", 100), ("ins_rate", "ins %", 100), ("IR_hal", "IR_hal %", 100),
     ("DR_NL", "DR_NL %", 100), ("F1_punc", "F1 punc", 1), ("F1_pare", "F1 paren", 1),
     ("F1_line", "F1 line", 1), ("F1_sect", "F1 sect", 1),
 ]  # fmt: skip
 STAGES = ("decode", "separation", "vad", "asr", "total")
+
+
+def format_metric(value: Any, scale: float) -> str:
+    """A percentage with one decimal, an F1 with three; a missing value as a dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value * scale:.1f}" if scale == 100 else f"{value:.3f}"
+
+
+def metrics_table(rows: Sequence[tuple[Sequence[str], dict[str, Any]]], leading: Sequence[str],
+                  columns: Sequence[tuple[str, str, float]] = METRIC_COLUMNS,
+                  trailing: Sequence[tuple[str, str, float]] = ()) -> str:
+    """One Markdown table of metrics: the leading cells of each row, then its metrics.
+
+    Serves `alt bench` (configurations) and `alt score` (files) alike.
+    """
+    shown = [*columns, *trailing]
+    header = [*leading, *(title for _, title, _ in shown)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for cells, metrics in rows:
+        values = [format_metric(metrics.get(key), scale) for key, _, scale in shown]
+        lines.append("| " + " | ".join([*cells, *values]) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _default_out(dataset: str, mode: str) -> Path:
@@ -57,24 +83,12 @@ def _config_key(run: SongRun) -> tuple[str, str]:
     return run.config.label, run.level
 
 
-def _fmt(value: Any, scale: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value * scale:.1f}" if scale == 100 else f"{value:.3f}"
-
-
 def render_table(summary: list[dict[str, Any]]) -> str:
     """Markdown table of the pooled ('all' languages) rows."""
-    header = ["configuration", "level", "songs"] + [h for _, h, _ in TABLE_COLUMNS] + ["RTF"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in summary:
-        if row["language"] != "all":
-            continue
-        cells = [row["configuration"], row["level"], str(row["songs"])]
-        cells += [_fmt(row.get(key), scale) for key, _, scale in TABLE_COLUMNS]
-        cells.append(_fmt(row.get("rtf"), 1))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    rows = [([row["configuration"], row["level"], str(row["songs"])], row)
+            for row in summary if row["language"] == "all"]
+    return metrics_table(rows, ["configuration", "level", "songs"],
+                         trailing=[("rtf", "RTF", 1)])
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
@@ -148,54 +162,60 @@ def stage_times(runs: list[SongRun]) -> dict[str, dict[str, float]]:
     return out
 
 
-def bench_command(dataset: str, opts: dict[str, Any], lists: dict[str, list[str] | None],
+def bench_command(dataset: str, request: BenchRequest, base: TranscribeOptions,
                   reporter: Reporter) -> str:
     """Run the benchmark the CLI describes; returns the summary table."""
-    selection = load_dataset(dataset, opts["data_dir"], songs=lists["songs"],
-                             languages=lists["languages"], limit=opts["limit"])
+    selection = load_dataset(dataset, request.data_dir, songs=request.songs,
+                             languages=request.languages, limit=request.limit)
     for note in selection.notes:
         reporter.info(f"note: {note}")
     if selection.missing:
         reporter.info(f"{len(selection.missing)} songs of the {dataset} list are not in "
                       f"{selection.data_dir}: {', '.join(selection.missing[:5])}"
                       + (" ..." if len(selection.missing) > 5 else ""))
-    from alt_cli.pipeline import CPU_DEFAULT_MODEL, GPU_DEFAULT_MODEL
-    from alt_cli.transcription import resolve_device
-
-    default_model = GPU_DEFAULT_MODEL if resolve_device(opts["device"]) == "cuda" else \
-        CPU_DEFAULT_MODEL
-    variants = tuple(parse_variant(spec) for spec in opts.get("variants") or ())
+    variants = tuple(parse_variant(spec) for spec in request.variants)
     separators = [  # "auto" named as what it is on this machine, in labels and results
-        resolve_separator(SeparatorOptions(name, opts["demucs_model"], opts["demucs_repo"]))
-        for name in lists["separators"] or ["auto"]
+        resolve_separator(with_settings(base.separation, {"separator": name}))
+        for name in request.separators
     ]
-    configs = expand_configs(lists["models"] or [default_model], separators,
-                             lists["segmenters"] or ["rmsvad"], lists["asr_inputs"] or ["auto"],
-                             opts["mode"], ("",) + tuple(name for name, _ in variants))
-    unknown = {c.asr_input for c in configs} - {"mix", "vocals", "blend", "stem"}
-    if unknown:
-        raise AltError(f"unknown --asr-input {', '.join(sorted(unknown))} "
-                       "(mix, vocals, blend, stem)")
-    if dataset == "musdb-alt" and any(c.separator in ("demucs", "auto") and
-                                      opts["demucs_model"] == "mdx_extra" for c in configs):
+    models = request.models or [default_model(resolve_device(base.device))]
+    configs = expand_configs(models, separators, request.segmenters, request.asr_inputs,
+                             request.mode, ("",) + tuple(v.name for v in variants))
+    check_configs(configs)
+    if dataset == "musdb-alt" and any(c.separator == "demucs" and
+                                      base.separation.demucs_model == "mdx_extra"
+                                      for c in configs):
         reporter.info("warning: mdx_extra was trained on data that includes the MUSDB18 test "
                       "set: its MUSDB-ALT numbers are optimistic")
-    out_dir = opts["out"] or _default_out(dataset, opts["mode"])
-    options = BenchOptions(
-        configs=tuple(configs), out_dir=out_dir, mode=opts["mode"], device=opts["device"],
-        batch_size=opts["batch_size"], beam_size=opts["beam_size"], cache_dir=opts["cache_dir"],
-        demucs_model=opts["demucs_model"], demucs_repo=opts["demucs_repo"], variants=variants,
-    )  # fmt: skip
-    for config in configs:  # a misspelt setting fails now, not after the first song
-        transcribe_options(config, options, "en")
-    return run_bench(selection, options, reporter)
+    out_dir = request.out or _default_out(dataset, request.mode)
+    plan = BenchPlan(configs=tuple(configs), out_dir=out_dir, base=base, mode=request.mode,
+                     variants=variants)
+    for config in configs:  # a bad combination fails now, not after the first song
+        config_options(config, base, variants, "en")
+    return run_bench(selection, plan, reporter)
 
 
-def run_bench(selection: DatasetSelection, options: BenchOptions, reporter: Reporter) -> str:
-    """Every song x configuration of `options`, scored; writes the results folder."""
-    configs, out_dir = list(options.configs), options.out_dir
+def run_settings(selection: DatasetSelection, plan: BenchPlan) -> dict[str, Any]:
+    """What the run was: data, configurations, the base settings, versions."""
+    return {
+        "dataset": selection.dataset,
+        "data_dir": str(selection.data_dir),
+        "songs": [s.name for s in selection.songs],
+        "missing": selection.missing,
+        "mode": plan.mode,
+        "configs": [c.label for c in plan.configs],
+        "variants": {v.name: dict(v.changes) for v in plan.variants},
+        "settings": settings_key(plan.base),
+        "versions": versions(),
+        "sample_rate": SEPARATION_SAMPLE_RATE,
+    }
+
+
+def run_bench(selection: DatasetSelection, plan: BenchPlan, reporter: Reporter) -> str:
+    """Every song x configuration of `plan`, scored; writes the results folder."""
+    configs, out_dir = list(plan.configs), plan.out_dir
     reporter.info(f"{len(selection.songs)} songs x {len(configs)} configurations -> {out_dir}")
-    runner = BenchRunner(options, reporter)
+    runner = BenchRunner(plan, reporter)
     runs: list[SongRun] = []
     started = time.perf_counter()
     with reporter.bar("songs", len(selection.songs), "song") as bar:
@@ -208,7 +228,7 @@ def run_bench(selection: DatasetSelection, options: BenchOptions, reporter: Repo
     atomic_write_text(out_dir / "songs.csv", _csv(song_rows))
     atomic_write_text(out_dir / "summary.csv", _csv(summary))
     atomic_write_text(out_dir / "summary.md", table)
-    info = run_settings(selection, options)
+    info = run_settings(selection, plan)
     info["models"] = runner.model_hashes()
     info["data"] = {song.name: {"audio_sha256": file_sha256(song.audio),
                                 "lyrics_sha256": hashlib.sha256(song.lyrics.encode()).hexdigest()}

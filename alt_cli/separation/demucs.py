@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from alt_cli.audio import SEPARATION_SAMPLE_RATE
 from alt_cli.errors import ModelUnavailableError
+from alt_cli.options import DEMUCS_MODEL
+from alt_cli.runtime import package_dir
 
-SAMPLE_RATE = 44100  # Hz; every released demucs model, and what we feed it
+SAMPLE_RATE = SEPARATION_SAMPLE_RATE  # Hz; every released demucs model, and what we feed it
 SPLIT_OVERLAP = 0.25  # fraction of each segment overlapped with the next (demucs's default)
 NORMALISE_EPS = 1e-8  # added to the mix's std so digital silence does not divide by zero
 VOCALS = "vocals"
@@ -38,7 +40,8 @@ class DemucsWeights:
     repo: Path | None = None
 
 
-def find_demucs_weights(model: str = "mdx_extra", repo: Path | None = None) -> DemucsWeights | None:
+def find_demucs_weights(model: str = DEMUCS_MODEL, repo: Path | None = None
+                        ) -> DemucsWeights | None:
     """Locate every file ``model`` needs on this machine, or None; file-system checks only."""
     if repo is not None:
         return _find_in_local_repo(model, Path(repo))
@@ -48,7 +51,7 @@ def find_demucs_weights(model: str = "mdx_extra", repo: Path | None = None) -> D
     return _find_in_torch_hub(model, package / "remote") or _find_in_hf_cache(model)
 
 
-def demucs_weights_available(model: str = "mdx_extra", repo: Path | None = None) -> bool:
+def demucs_weights_available(model: str = DEMUCS_MODEL, repo: Path | None = None) -> bool:
     """Whether ``model`` can be loaded offline right now (fast: no network, no model load)."""
     return find_demucs_weights(model, repo) is not None
 
@@ -71,7 +74,7 @@ class DemucsSeparator:
 
     name = "demucs"
 
-    def __init__(self, model: str = "mdx_extra", repo: Path | None = None,
+    def __init__(self, model: str = DEMUCS_MODEL, repo: Path | None = None,
                  device: str = "cpu") -> None:
         """Load ``model`` from wherever :func:`find_demucs_weights` finds it, else raise."""
         weights = find_demucs_weights(model, repo)
@@ -118,10 +121,7 @@ class DemucsSeparator:
 
 def _demucs_package_dir() -> Path | None:
     """The installed demucs package folder, found without importing demucs (and torch)."""
-    spec = find_spec("demucs")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
+    return package_dir("demucs")
 
 
 def _bag_signatures(yaml_file: Path) -> list[str] | None:

@@ -7,15 +7,14 @@ without a hypothesis counts as an empty hypothesis: a missing transcript is all 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
+from alt_cli.bench.report import METRIC_COLUMNS, metrics_table
+from alt_cli.bench.scoring import score_corpus
 from alt_cli.errors import AltError
-from alt_cli.scoring import score_corpus
 
-SHOWN = [("WER", 100), ("WER_case", 100), ("sub_rate", 100), ("del_rate", 100),
-         ("ins_rate", 100), ("IR_hal", 100), ("F1_punc", 1), ("F1_pare", 1), ("F1_line", 1),
-         ("F1_sect", 1)]  # fmt: skip
+# No tagged references here, so no non-lexical deletion rate.
+SHOWN = [column for column in METRIC_COLUMNS if column[0] != "DR_NL"]
 
 
 def _read(path: Path) -> str:
@@ -43,12 +42,6 @@ def pair_files(reference: Path, hypothesis: Path) -> list[tuple[str, str, str]]:
     raise AltError("REFERENCE and HYPOTHESIS must both be files or both be folders")
 
 
-def _cell(value: float, scale: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value * scale:.1f}" if scale == 100 else f"{value:.3f}"
-
-
 def score_command(reference: Path, hypothesis: Path, language: str, as_json: bool) -> str:
     """Score and render as a Markdown table (per file, then pooled) or JSON."""
     pairs = pair_files(reference, hypothesis)
@@ -58,12 +51,7 @@ def score_command(reference: Path, hypothesis: Path, language: str, as_json: boo
         return json.dumps({"files": {name: s.metrics for (name, _, _), s in zip(pairs, songs,
                                                                               strict=True)},
                            "pooled": pooled.metrics}, indent=2, default=float)
-    header = ["file"] + [key for key, _ in SHOWN]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    rows = [(name, s.metrics) for (name, _, _), s in zip(pairs, songs, strict=True)]
+    rows = [([name], s.metrics) for (name, _, _), s in zip(pairs, songs, strict=True)]
     if len(pairs) > 1:
-        rows.append(("ALL (pooled)", pooled.metrics))
-    for name, metrics in rows:
-        lines.append("| " + " | ".join([name] + [_cell(metrics.get(k), f) for k, f in SHOWN])
-                     + " |")
-    return "\n".join(lines)
+        rows.append((["ALL (pooled)"], pooled.metrics))
+    return metrics_table(rows, ["file"], SHOWN).rstrip("\n")

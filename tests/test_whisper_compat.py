@@ -7,7 +7,7 @@ import pytest
 import torch
 from whisper.model import MultiHeadAttention
 
-from alt_cli.batched_decoding import grouped_attention, shared_cross_attention
+from alt_cli.whisper_compat import grouped_attention, shared_cross_attention
 
 
 @pytest.mark.parametrize("use_sdpa", [True, False])
@@ -65,9 +65,9 @@ def test_beam_search_with_shared_features_matches_whisper(example_song, session_
     from whisper.decoding import DecodingOptions
 
     from alt_cli.audio import load_song
-    from alt_cli.batched_decoding import GroupedDecodingTask
     from alt_cli.models import load_whisper
     from alt_cli.transcription import window_mels
+    from alt_cli.whisper_compat import GroupedDecodingTask
 
     model, _ = load_whisper("tiny.en", "cpu", session_cache)
     mel = window_mels(model, [load_song(example_song).mono16k()])
@@ -82,7 +82,7 @@ def test_beam_search_with_shared_features_matches_whisper(example_song, session_
 def test_bf16_products_are_scoped_to_the_linear_layers_and_to_cpus():
     from whisper.model import ModelDimensions, Whisper
 
-    from alt_cli.transcription import cpu_matmul_precision
+    from alt_cli.whisper_compat import cpu_matmul_precision
 
     torch.manual_seed(0)
     dims = ModelDimensions(n_mels=80, n_audio_ctx=10, n_audio_state=64, n_audio_head=2,
@@ -114,3 +114,28 @@ def test_bf16_products_are_scoped_to_the_linear_layers_and_to_cpus():
     torch.testing.assert_close(fast, exact, atol=2e-3, rtol=0)  # near float32, not a bf16 cast
     with cpu_matmul_precision(model.to("meta"), bf16=True):  # not a CPU: nothing changes
         assert not model.decoder.ln._forward_pre_hooks
+
+
+def test_installed_whisper_is_the_tested_one_and_other_versions_are_named(monkeypatch):
+    import alt_cli.whisper_compat as compat
+    from alt_cli.errors import AltError
+
+    assert compat.whisper_version() in compat.TESTED_WHISPER_VERSIONS  # pyproject pins it
+    assert compat.check_whisper() is None
+    monkeypatch.setattr(compat, "whisper_version", lambda: "20990101")
+    monkeypatch.setattr(compat, "_checked", False)
+    warning = compat.check_whisper()
+    assert "20990101" in warning and compat.TESTED_WHISPER_VERSIONS[-1] in warning
+    assert compat.check_whisper() is None  # said once per process
+    monkeypatch.delattr(compat.DecodingTask, "_main_loop")
+    with pytest.raises(AltError, match="DecodingTask._main_loop"):
+        compat.check_whisper()
+
+
+def test_official_checkpoint_table_is_readable():
+    from alt_cli.whisper_compat import official_checkpoint, official_heads
+
+    filename, sha, url = official_checkpoint("tiny.en")
+    assert filename == "tiny.en.pt" and len(sha) == 64 and url.endswith(filename)
+    assert isinstance(official_heads(sha), bytes)
+    assert official_heads("0" * 64) is None and official_heads(None) is None

@@ -47,9 +47,6 @@ OTHER_TAGS = (PUNCT, PAREN, LINE, SECT)
 
 NL_OPEN_RE = re.compile(r"<\s*nl\s*>", re.IGNORECASE)
 NL_CLOSE_RE = re.compile(r"<\s*/\s*nl\s*>", re.IGNORECASE)
-# The tags with the spaces around them that are only there because of the tags.
-NL_STRIP_OPEN_RE = re.compile(r"(?:(?<=\()|^)[ \t]*<\s*nl\s*>[ \t]*|<\s*nl\s*>[ \t]*", re.I | re.M)
-NL_STRIP_CLOSE_RE = re.compile(r"[ \t]*<\s*/\s*nl\s*>(?:[ \t]*(?=\)))?", re.IGNORECASE)
 # Plain-letter words the tokenizer keeps whole in every language, so that tags can ride along
 # through tokenisation and tell us which word tokens they enclose.
 NL_OPEN_MARK = "qqnlopenqq"
@@ -101,17 +98,6 @@ def _align(reference: list[str], hypothesis: list[str]) -> jiwer.WordOutput:
         reference_transform=IDENTITY_TRANSFORM,
         hypothesis_transform=IDENTITY_TRANSFORM,
     )
-
-
-def strip_nl_tags(tagged: str) -> str:
-    """The plain lyrics of a `<nl>`-tagged reference, spaced as Jam-ALT's untagged files are.
-
-    Tags are written with spaces inside (`( <nl> ah </nl> )`) that the untagged text lacks; the
-    spacing does not change the tokens, but matching the published text keeps diffs readable.
-    """
-    text = NL_STRIP_OPEN_RE.sub("", tagged)
-    text = NL_STRIP_CLOSE_RE.sub("", text)
-    return "\n".join(line.rstrip(" \t") for line in text.split("\n"))
 
 
 def nl_word_mask(tagged_reference: str, reference: str, language: str) -> list[bool]:

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alt_cli.errors import AltError
+from alt_cli.options import AUDIO_EXTENSIONS as AUDIO_NAMES
 
-AUDIO_EXTENSIONS = (".mp3", ".wav", ".flac")
-MANIFEST_DIR = Path(__file__).resolve().parents[1] / "data_manifests"
+AUDIO_SUFFIXES = tuple(f".{ext}" for ext in AUDIO_NAMES)  # in the order looked for
+MANIFEST_DIR = Path(__file__).resolve().parents[2] / "data_manifests"
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def read_metadata(path: Path) -> dict[str, dict[str, str]]:
 
 
 def _find_audio(data_dir: Path, name: str) -> Path | None:
-    for ext in AUDIO_EXTENSIONS:
+    for ext in AUDIO_SUFFIXES:
         path = data_dir / "audio" / f"{name}{ext}"
         if path.is_file():
             return path
@@ -129,7 +130,7 @@ def load_dataset(
         listed = read_metadata(MANIFEST_DIR / info.manifest)
     else:
         listed = {p.stem: metadata.get(p.stem, {}) for p in sorted((data_dir / "audio").iterdir())
-                  if p.suffix.lower() in AUDIO_EXTENSIONS}
+                  if p.suffix.lower() in AUDIO_SUFFIXES}
         notes.append(f"no verified {dataset} song list: using the {len(listed)} songs found in "
                      f"{data_dir / 'audio'}")
     wanted = list(listed)

