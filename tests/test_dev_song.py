@@ -9,8 +9,8 @@ import pytest
 
 from alt_cli.bench.scoring import score_lyrics
 from alt_cli.formats import render_txt
-from alt_cli.pipeline import TranscribeOptions, Transcriber
-from alt_cli.separation import SeparatorOptions
+from alt_cli.options import SeparatorOptions, TranscribeOptions
+from alt_cli.pipeline import Transcriber
 from tests.conftest import DEV_DATA
 
 pytestmark = [
