@@ -19,9 +19,10 @@ alt needs four things Whisper's public API does not give, each written against t
 3. **The official checkpoints' table** (:func:`official_checkpoint`, :func:`official_heads`):
    ``whisper._MODELS`` and ``whisper._ALIGNMENT_HEADS`` are private.
 4. **bfloat16-split linear layers on the CPU** (:func:`cpu_matmul_precision`), a process-wide
-   torch flag flipped around each linear layer.  Left as it is, knowingly: with ``--jobs 2`` a
-   Demucs separation running in the prefetch thread at that moment may also get bf16-split
-   products (error ~1e-4; Spleeter is convolution-only and unaffected).
+   torch flag flipped around each linear layer, only where a probe shows that the CPU keeps
+   float32 accuracy in that mode (:func:`bf16_split_is_accurate`).  Left as it is, knowingly:
+   with ``--jobs 2`` a Demucs separation running in the prefetch thread at that moment may also
+   get bf16-split products (error ~1e-6 relative; Spleeter is convolution-only, unaffected).
 
 :func:`check_whisper` runs when the pipeline loads a model: another openai-whisper version gives
 one warning naming the tested ones (reported through the progress channel); a version whose
@@ -178,6 +179,39 @@ def official_heads(sha256: str | None) -> bytes | None:
     return None
 
 
+SPLIT_PROBE_TOLERANCE = 5e-4  # largest relative error of a bf16-split product we accept
+_split_accurate: bool | None = None
+
+
+def bf16_split_is_accurate() -> bool:
+    """Whether this CPU's bfloat16 matmul mode keeps float32 accuracy (measured once).
+
+    Where oneDNN splits each float32 operand into bfloat16 parts (measured on an AMD EPYC with
+    AVX512-BF16: ~1e-6 relative) the mode is a free speed-up; on CPUs where it is a plain
+    bfloat16 cast (measured on an Intel Xeon with AMX: 2.5e-3 relative, enough to change
+    lyrics) it is not used.  A 64 x 512 x 512 product in both modes tells them apart in ~1 ms.
+    """
+    global _split_accurate
+    backend = getattr(torch.backends.mkldnn, "matmul", None)  # torch >= 2.9 only
+    if not hasattr(backend, "fp32_precision"):
+        return False
+    if _split_accurate is None:
+        generator = torch.Generator().manual_seed(0)
+        x = torch.randn(64, 512, generator=generator)
+        w = torch.randn(512, 512, generator=generator) / 512**0.5
+        previous = backend.fp32_precision
+        with torch.inference_mode():
+            exact = torch.nn.functional.linear(x, w)
+            try:
+                backend.fp32_precision = "bf16"
+                split = torch.nn.functional.linear(x, w)
+            finally:
+                backend.fp32_precision = previous
+        error = float((split - exact).abs().max() / exact.abs().max())
+        _split_accurate = error < SPLIT_PROBE_TOLERANCE
+    return _split_accurate
+
+
 @contextmanager
 def cpu_matmul_precision(model: whisper.model.Whisper, bf16: bool) -> Iterator[None]:
     """Whisper's linear layers as bfloat16-split products inside the block (CPU only).
@@ -190,7 +224,7 @@ def cpu_matmul_precision(model: whisper.model.Whisper, bf16: bool) -> Iterator[N
     (a new shape at every token) filled that cache with ~1 GB and ran slower.
     """
     backend = getattr(torch.backends.mkldnn, "matmul", None)  # torch >= 2.9 only
-    if not bf16 or model.device.type != "cpu" or not hasattr(backend, "fp32_precision"):
+    if not bf16 or model.device.type != "cpu" or not bf16_split_is_accurate():
         yield
         return
     previous = backend.fp32_precision

@@ -79,7 +79,9 @@ def test_beam_search_with_shared_features_matches_whisper(example_song, session_
     assert ours.avg_logprob == pytest.approx(theirs.avg_logprob, abs=1e-4)
 
 
-def test_bf16_products_are_scoped_to_the_linear_layers_and_to_cpus():
+def _tiny_decoder_run(bf16: bool):
+    """(exact, fast, precision seen inside a linear layer and a norm, hooks left) of a tiny
+    random Whisper decoder run in float32 and under cpu_matmul_precision."""
     from whisper.model import ModelDimensions, Whisper
 
     from alt_cli.whisper_compat import cpu_matmul_precision
@@ -97,7 +99,7 @@ def test_bf16_products_are_scoped_to_the_linear_layers_and_to_cpus():
     seen: dict[str, str] = {}
     with torch.inference_mode():
         exact = model.decoder(tokens, features)
-        with cpu_matmul_precision(model, bf16=True):
+        with cpu_matmul_precision(model, bf16=bf16):
             assert backend.fp32_precision == before  # nothing global between layers
 
             def spy(name: str):
@@ -109,11 +111,33 @@ def test_bf16_products_are_scoped_to_the_linear_layers_and_to_cpus():
             model.decoder.blocks[0].mlp_ln.register_forward_pre_hook(spy("norm"))  # after 8 linears
             fast = model.decoder(tokens, features)
             assert backend.fp32_precision == before
-    assert seen == {"linear": "bf16", "norm": before}
     assert not model.decoder.ln._forward_pre_hooks  # the switches are removed afterwards
-    torch.testing.assert_close(fast, exact, atol=2e-3, rtol=0)  # near float32, not a bf16 cast
     with cpu_matmul_precision(model.to("meta"), bf16=True):  # not a CPU: nothing changes
         assert not model.decoder.ln._forward_pre_hooks
+    return exact, fast, seen, before
+
+
+def test_bf16_products_are_scoped_to_the_linear_layers_where_the_cpu_keeps_accuracy(
+        monkeypatch):
+    import alt_cli.whisper_compat as compat
+
+    accurate = compat.bf16_split_is_accurate()  # measured on this CPU
+    monkeypatch.setattr(compat, "_split_accurate", True)  # the scoping, whatever this CPU does
+    exact, fast, seen, before = _tiny_decoder_run(bf16=True)
+    assert seen == {"linear": "bf16", "norm": before}
+    if accurate:
+        torch.testing.assert_close(fast, exact, atol=2e-3, rtol=0)  # near float32
+
+
+def test_bf16_mode_is_left_off_where_it_would_be_a_plain_cast(monkeypatch):
+    import alt_cli.whisper_compat as compat
+
+    monkeypatch.setattr(compat, "_split_accurate", False)
+    exact, fast, seen, before = _tiny_decoder_run(bf16=True)
+    assert seen == {"linear": before, "norm": before}
+    torch.testing.assert_close(fast, exact, atol=0, rtol=0)
+    _, fp32, seen, before = _tiny_decoder_run(bf16=False)
+    assert seen == {"linear": before, "norm": before}
 
 
 def test_installed_whisper_is_the_tested_one_and_other_versions_are_named(monkeypatch):
