@@ -11,6 +11,7 @@ Decoding goes through libsndfile (wav, flac, ogg, mp3 with libsndfile >= 1.1) an
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -28,6 +29,16 @@ from alt_cli.fileio import sha256_files
 SEPARATION_SAMPLE_RATE = 44100  # Hz, what Demucs and Spleeter were trained on
 ASR_SAMPLE_RATE = 16000  # Hz, Whisper's input rate
 MIN_DURATION = 1.0  # seconds; shorter inputs cannot hold a sung line
+# Float files may exceed full scale far (a +34 dBFS master gives Spleeter nothing to mask);
+# one whose peak passes HOT_PEAK is scaled to a peak of 1.  Decoders' small overshoots of an
+# mp3 (peaks ~1.1) stay as they are, so ordinary songs are untouched.
+HOT_PEAK = 2.0
+# Left and right in opposite phase (a wiring or mastering fault) cancel in a mono downmix:
+# when the mid signal holds less than this share of the side signal's energy, fold R onto L.
+ANTIPHASE_RATIO = 0.1
+# ffmpeg's closing lines that say nothing about why a file failed.
+_GENERIC_FFMPEG = ("invalid argument", "error marking filters as finished", "conversion failed",
+                   "error while decoding", "nothing was written")
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,7 @@ class SongAudio:
     content_hash: str  # sha256 of the file bytes: the cache key for separated stems
     title: str | None = None
     artist: str | None = None
+    notes: tuple[str, ...] = ()  # what was done to the signal on the way in (level, phase)
 
     @property
     def duration(self) -> float:
@@ -138,12 +150,41 @@ def _decode_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
     ]  # fmt: skip
     proc = subprocess.run(command, capture_output=True, check=False)
     if proc.returncode != 0:
-        reason = proc.stderr.decode(errors="replace").strip().splitlines()
-        detail = reason[-1] if reason else f"ffmpeg exit code {proc.returncode}"
-        detail = detail.replace(f"{path}: ", "")
-        raise AudioError(f"{path}: not decodable audio ({detail})")
+        detail = _ffmpeg_reason(proc.stderr.decode(errors="replace"), path)
+        raise AudioError(f"{path}: not a decodable audio file ({detail or 'ffmpeg failed'})")
     samples = np.frombuffer(proc.stdout, dtype=np.float32)
     return np.ascontiguousarray(samples.reshape(-1, 2).T), SEPARATION_SAMPLE_RATE
+
+
+def _ffmpeg_reason(stderr: str, path: Path) -> str:
+    """The informative line of ffmpeg's complaint, as "mp3 decoder: Failed to read frame"."""
+    for line in stderr.strip().splitlines():
+        line = line.replace(f"{path}: ", "").strip()
+        match = re.match(r"\[(\w+) @ 0x[0-9a-f]+\]\s*(.*)", line)
+        if match:
+            line = f"{match[1]} decoder: {match[2]}"
+        if line and not any(generic in line.lower() for generic in _GENERIC_FFMPEG):
+            return line
+    return ""
+
+
+def fold_antiphase(stereo: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """Flip the right channel when the two are in opposite phase (they would cancel in mono)."""
+    mid = float(np.square(stereo[0] + stereo[1]).mean())
+    side = float(np.square(stereo[0] - stereo[1]).mean())
+    if side > 0 and mid < ANTIPHASE_RATIO * side:
+        folded = np.stack([stereo[0], -stereo[1]]).astype(np.float32)
+        return folded, "left and right were in opposite phase: the right channel was inverted"
+    return stereo, None
+
+
+def limit_peak(stereo: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """Scale a signal that exceeds full scale (float files can) back to a peak of 1."""
+    peak = float(np.abs(stereo).max()) if stereo.size else 0.0
+    if peak > HOT_PEAK:
+        scaled = (stereo / peak).astype(np.float32)
+        return scaled, f"peak level {20 * np.log10(peak):+.1f} dBFS: scaled down to 0 dBFS"
+    return stereo, None
 
 
 def _read_tags(path: Path) -> tuple[str | None, str | None]:
@@ -170,7 +211,11 @@ def load_song(path: str | os.PathLike[str]) -> SongAudio:
     _check_readable(path)
     try:
         channels, rate = _decode_soundfile(path)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError):
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
+        if shutil.which("ffmpeg") is None:
+            reason = str(exc).replace(str(path), "").strip(" :") or type(exc).__name__
+            raise AudioError(f"{path}: not a decodable audio file (libsndfile: {reason}; "
+                             f"ffmpeg, which decodes more formats, is not installed)") from exc
         channels, rate = _decode_ffmpeg(path)
     except MemoryError as exc:
         raise AudioError(f"{path}: too large to decode in memory") from exc
@@ -182,8 +227,11 @@ def load_song(path: str | os.PathLike[str]) -> SongAudio:
     duration = stereo.shape[1] / SEPARATION_SAMPLE_RATE
     if duration < MIN_DURATION:
         raise AudioError(f"{path}: too short ({duration:.2f} s; at least {MIN_DURATION:.0f} s)")
+    stereo, folded = fold_antiphase(stereo)
+    stereo, limited = limit_peak(stereo)
+    notes = tuple(note for note in (folded, limited) if note)
     title, artist = _read_tags(path)
-    return SongAudio(path, stereo, file_sha256(path), title=title, artist=artist)
+    return SongAudio(path, stereo, file_sha256(path), title=title, artist=artist, notes=notes)
 
 
 def blend_vocals(mix16k: np.ndarray, vocals16k: np.ndarray) -> np.ndarray:

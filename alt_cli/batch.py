@@ -2,8 +2,12 @@
 
 - Discovery: folders are walked recursively in a stable (sorted) order; hidden entries, alt's
   own outputs and the output folder itself are skipped; audio is recognised by extension.
-- Resume: a song whose requested outputs all exist is skipped.  Outputs are written atomically,
-  so an existing file is a complete one, and a killed run re-run does only what is left.
+- Resume: a song whose outputs alt wrote, from this audio with these settings, is skipped.
+  Outputs are written atomically, so an existing file is a complete one, and a killed run re-run
+  does only what is left.
+- Safety: a file alt did not write, or outputs of another audio file, are never replaced
+  without ``overwrite`` (see :mod:`alt_cli.ownership`); a per-song lock keeps two runs on one
+  folder from doing the same song.
 - Isolation: any failure of one song (corrupt, unreadable, out of memory...) is recorded with a
   one-line reason and the batch goes on.
 - Throughput: models load once; with ``jobs >= 2`` the next song is decoded and separated in a
@@ -23,8 +27,19 @@ from typing import IO, TYPE_CHECKING, Any
 
 from alt_cli.audio import SongAudio, load_song
 from alt_cli.errors import AltError
-from alt_cli.formats import transcript_document, write_outputs
+from alt_cli.fileio import atomic_write_text, remove_stale_temporaries
+from alt_cli.formats import render_outputs, transcript_document
 from alt_cli.options import AUDIO_EXTENSIONS
+from alt_cli.ownership import (
+    DONE,
+    REDO,
+    TODO,
+    SongLock,
+    Verdict,
+    inspect,
+    record_path,
+    write_record,
+)
 from alt_cli.progress import Reporter
 from alt_cli.schema import SeparationResult
 
@@ -126,17 +141,12 @@ def discover(inputs: Sequence[Path], formats: Sequence[str], output_dir: Path | 
     return jobs
 
 
-def outputs_complete(paths: dict[str, Path]) -> bool:
-    """All requested files exist (atomic writes mean an existing file is a complete one)."""
-    return all(path.is_file() for path in paths.values())
-
-
 def _remove_stale_temporaries(outputs: dict[str, Path]) -> None:
-    """Temporary files of a run that was killed mid-write (complete outputs are never touched)."""
+    """Temporary files of a run that was killed mid-write (complete outputs are never touched).
+
+    Safe at any age: the song is locked, so no other run is writing these names."""
     for path in outputs.values():
-        if path.parent.is_dir():
-            for stale in path.parent.glob(f".{path.name}.*.part"):
-                stale.unlink(missing_ok=True)
+        remove_stale_temporaries(path.parent, pattern=f".{path.name}.*")
 
 
 def _one_line(exc: BaseException, source: Path) -> str:
@@ -182,37 +192,101 @@ class BatchRunner:
             self.report.write(json.dumps(row, ensure_ascii=False) + "\n")
             self.report.flush()
 
+    def plan(self, job: Job) -> str:
+        """What a run would do with this job, in words (for --dry-run)."""
+        if job.problem:
+            return f"fail ({job.problem})"
+        verdict = self.verdict(job)
+        if verdict.blocks:
+            return f"leave ({verdict.reason})"
+        if verdict.state == DONE:
+            return "skip (done with these settings)"
+        return f"redo ({verdict.reason})" if verdict.state == REDO else "transcribe"
+
+    def verdict(self, job: Job) -> Verdict:
+        """What the files already there mean for this job (see :mod:`alt_cli.ownership`)."""
+        if self.overwrite:
+            return Verdict(TODO)
+        try:
+            return inspect(job.outputs, job.source, self.transcriber.settings_key)
+        except OSError:  # the song cannot be read: transcribing it will say why
+            return Verdict(TODO)
+
+    def _triage(self, job: Job, summary: BatchSummary, quiet_skip: bool) -> bool:
+        """Whether the job is to be done; records it as failed or skipped otherwise."""
+        verdict = Verdict(TODO) if job.problem else self.verdict(job)
+        problem = job.problem or (verdict.reason if verdict.blocks else None)
+        if problem:
+            summary.failed.append((job.source, problem))
+            self.reporter.error(f"{job.source}: {problem}")
+            self._record(job, "failed", reason=problem)
+            return False
+        if verdict.state == DONE:
+            summary.skipped.append(job.source)
+            say = self.reporter.debug if quiet_skip else self.reporter.info
+            say(f"{job.source}: skipped, done with these settings (--overwrite redoes it)")
+            self._record(job, "skipped")
+            return False
+        if verdict.state == REDO:
+            self.reporter.info(f"{job.source}: redo ({verdict.reason})")
+        return True
+
+    def _claim(self, job: Job, summary: BatchSummary) -> SongLock | None:
+        """Lock the song for this run, or record it as skipped if another run has it."""
+        lock = SongLock(job.outputs)
+        try:
+            holder = lock.acquire()
+        except OSError as exc:
+            holder = None
+            self.reporter.debug(f"{job.source}: no lock ({exc}); going on without one")
+            return lock
+        if holder is None and self.verdict(job).state == DONE:  # done while we waited
+            holder = "an earlier run, just now"
+            lock.release()
+        if holder is not None:
+            summary.skipped.append(job.source)
+            self.reporter.info(f"{job.source}: skipped, being transcribed by {holder}")
+            self._record(job, "skipped", reason=f"locked by {holder}")
+            return None
+        return lock
+
     def run(self, jobs: Sequence[Job]) -> BatchSummary:
         summary = BatchSummary()
         started = time.perf_counter()
-        todo = []
-        for job in jobs:
-            if job.problem:
-                summary.failed.append((job.source, job.problem))
-                self.reporter.error(f"{job.source}: {job.problem}")
-                self._record(job, "failed", reason=job.problem)
-            elif not self.overwrite and outputs_complete(job.outputs):
-                summary.skipped.append(job.source)
-                say = self.reporter.info if len(jobs) == 1 else self.reporter.debug
-                say(f"{job.source}: skipped, outputs exist (use --overwrite to redo)")
-                self._record(job, "skipped")
-            else:
-                todo.append(job)
+        todo = [job for job in jobs if self._triage(job, summary, quiet_skip=len(jobs) > 1)]
+        queue = iter(todo)
+        current: tuple[Job, SongLock] | None = None
+
+        def next_claimed() -> tuple[Job, SongLock] | None:
+            for job in queue:
+                lock = self._claim(job, summary)
+                if lock is not None:
+                    return job, lock
+                bar.update(1)
+            return None
+
         pool = ThreadPoolExecutor(max_workers=1) if self.jobs > 1 else None
         try:
             with self.reporter.bar("songs", len(todo), "song") as bar:
+                current = next_claimed()
                 ahead: Future[Prepared] | None = None
-                for index, job in enumerate(todo):
-                    prepared = ahead.result() if ahead is not None else self._prepare(job)
-                    ahead = None
-                    if pool is not None and index + 1 < len(todo):
-                        ahead = pool.submit(self._prepare, todo[index + 1])
-                    self._finish(job, prepared, summary)
+                while current is not None:
+                    job, lock = current
+                    try:
+                        prepared = ahead.result() if ahead is not None else self._prepare(job)
+                        current = next_claimed()
+                        ahead = (pool.submit(self._prepare, current[0])
+                                 if pool is not None and current is not None else None)
+                        self._finish(job, prepared, summary)
+                    finally:
+                        lock.release()
                     bar.update(1)
                     bar.set_postfix_str(f"{summary.audio_seconds / 60:.1f} min audio")
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+            if current is not None:
+                current[1].release()
         summary.wall_seconds = time.perf_counter() - started
         return summary
 
@@ -225,8 +299,13 @@ class BatchRunner:
             result = self.transcriber.transcribe(prepared.audio, separated=prepared.separated)
             document = transcript_document(result, self.transcriber.options,
                                            self.transcriber.model_name, self.transcriber.device)
-            _remove_stale_temporaries(job.outputs)
-            written = write_outputs(result, job.outputs, document)
+            texts = render_outputs(result, job.outputs, document)
+            _remove_stale_temporaries({**job.outputs, "record": record_path(job.outputs)})
+            write_record(job.outputs, job.source, prepared.audio.content_hash,
+                         self.transcriber.settings_key, texts)
+            for fmt, path in job.outputs.items():
+                atomic_write_text(path, texts[fmt])
+            written = list(job.outputs.values())
         except Exception as exc:  # noqa: BLE001 - one broken song must not take the batch down
             reason = _one_line(exc, job.source)
             if self.reporter.verbose and not isinstance(exc, AltError):

@@ -137,7 +137,9 @@ def transcribe(inputs: tuple[Path, ...], quiet: bool, verbose: bool, **params: A
     interrupted command does only what is left.  Exit status: 0 when nothing failed, 3 when
     some songs failed (the others are done), 1 when every song failed or nothing could start.
     """
-    from alt_cli.batch import BatchRunner, discover, outputs_complete
+    from alt_cli.batch import BatchRunner, discover
+    from alt_cli.fileio import ensure_writable_dir
+    from alt_cli.pipeline import Transcriber
     from alt_cli.progress import Reporter
 
     batch = _build(lambda: batch_options_from(params))
@@ -147,18 +149,30 @@ def transcribe(inputs: tuple[Path, ...], quiet: bool, verbose: bool, **params: A
                     extensions=batch.extensions)
     if not jobs:
         _fail("no audio files found in " + ", ".join(str(p) for p in inputs))
-    if batch.dry_run:
-        for job in jobs:
-            state = job.problem or ("skip (outputs exist)" if not batch.overwrite
-                                    and outputs_complete(job.outputs) else "transcribe")
-            click.echo(f"{state}: {job.source} -> {', '.join(map(str, job.outputs.values()))}")
-        sys.exit(EXIT_OK)
-    from alt_cli.pipeline import Transcriber
+    if options.threads is None and not batch.dry_run:
+        from alt_cli.runtime import auto_threads, free_cores, set_threads
 
+        cores, busy = free_cores()
+        threads = auto_threads(cores, busy, batch.jobs)
+        set_threads(threads)
+        reporter.debug(f"threads: {threads} ({cores} cores, {busy} busy with other work, "
+                       f"{batch.jobs} job(s); --threads N overrides)")
     try:
         transcriber = Transcriber(options, reporter)
     except AltError as exc:
-        _fail(str(exc))
+        _fail(str(exc), EXIT_USAGE if isinstance(exc, OptionError) else EXIT_ERROR)
+    if batch.dry_run:
+        planner = BatchRunner(transcriber, reporter, overwrite=batch.overwrite)
+        for job in jobs:
+            outputs = ", ".join(map(str, job.outputs.values()))
+            click.echo(f"{planner.plan(job)}: {job.source} -> {outputs}")
+        sys.exit(EXIT_OK)
+    try:  # everything that can fail for all songs fails now, before the first one
+        if batch.output_dir is not None:
+            ensure_writable_dir(batch.output_dir, "output folder", "choose another -o")
+        transcriber.prepare()
+    except AltError as exc:
+        _fail(str(exc), EXIT_USAGE if isinstance(exc, OptionError) else EXIT_ERROR)
     report = open(batch.report, "a", encoding="utf-8") if batch.report else None  # noqa: SIM115
     try:
         runner = BatchRunner(transcriber, reporter, overwrite=batch.overwrite, jobs=batch.jobs,
@@ -220,7 +234,7 @@ def score(reference: Path, hypothesis: Path, language: str, as_json: bool) -> No
     try:
         click.echo(score_command(reference, hypothesis, language, as_json))
     except AltError as exc:
-        _fail(str(exc))
+        _fail(str(exc), EXIT_USAGE if isinstance(exc, OptionError) else EXIT_ERROR)
 
 
 @cli.command()
@@ -238,12 +252,18 @@ def example() -> None:
 
 
 def main() -> None:
-    """Console entry point: Ctrl-C ends with one line, not a traceback."""
+    """Console entry point: Ctrl-C ends with one line and exit status 130, not click's
+    "Aborted!" and 1; usage errors keep click's message and exit status 2."""
     try:
-        cli.main(prog_name="alt")
-    except KeyboardInterrupt:
-        click.echo("alt: interrupted", err=True)
+        cli.main(prog_name="alt", standalone_mode=False)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("alt: interrupted (what was finished is kept)", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -52,3 +53,35 @@ def atomic_write_text(path: Path, text: str) -> None:
     """UTF-8 text with Unix line ends, atomically."""
     data = text.encode("utf-8")
     atomic_write(path, lambda handle: handle.write(data))
+
+
+def remove_stale_temporaries(folder: Path, older_than_s: float = 0.0, pattern: str = ".*") -> int:
+    """Delete temporaries that killed writers left in ``folder`` (matching ``pattern`` and
+    ending in ``.part``) at least ``older_than_s`` seconds old; returns how many."""
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    now = time.time()
+    for stale in folder.glob(pattern + TEMP_SUFFIX):
+        try:
+            if now - stale.stat().st_mtime >= older_than_s:
+                stale.unlink()
+                removed += 1
+        except OSError:
+            continue  # gone already, or not ours to delete
+    return removed
+
+
+def ensure_writable_dir(folder: Path, what: str, fix: str) -> None:
+    """Create ``folder`` if needed and prove a file can be written there, or raise an
+    :class:`AltError` naming the folder, why, and ``fix`` (what the user can do)."""
+    from alt_cli.errors import AltError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".alt-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise AltError(f"{what} {folder} is not usable ({reason}): {fix}") from None

@@ -17,8 +17,8 @@ from alt_cli.options import FORMATS, TranscribeOptions
 from alt_cli.runtime import versions
 from alt_cli.schema import LyricLine, SongTranscript
 
-__all__ = ["FORMATS", "render_json", "render_lrc", "render_srt", "render_txt", "render_vtt",
-           "transcript_document", "write_outputs"]
+__all__ = ["FORMATS", "render_json", "render_lrc", "render_outputs", "render_srt", "render_txt",
+           "render_vtt", "transcript_document", "write_outputs"]
 
 
 def _sections(lines: Iterable[LyricLine]) -> list[list[LyricLine]]:
@@ -139,12 +139,10 @@ def transcript_document(
     }
 
 
-def write_outputs(
-    song: SongTranscript,
-    paths: dict[str, Path],
-    document: dict[str, Any],
-) -> list[Path]:
-    """Render and atomically write every requested format; returns the files written."""
+def render_outputs(song: SongTranscript, formats: Iterable[str], document: dict[str, Any]
+                   ) -> dict[str, str]:
+    """The text of every requested format, rendered before anything is written (so a record of
+    what alt writes can name the files' hashes before they exist)."""
     renderers = {
         "txt": lambda: render_txt(song.lines),
         "lrc": lambda: render_lrc(
@@ -154,8 +152,16 @@ def write_outputs(
         "vtt": lambda: render_vtt(song.lines),
         "json": lambda: render_json(document),
     }
-    written = []
+    return {fmt: renderers[fmt]() for fmt in formats}
+
+
+def write_outputs(
+    song: SongTranscript,
+    paths: dict[str, Path],
+    document: dict[str, Any],
+) -> list[Path]:
+    """Render and atomically write every requested format; returns the files written."""
+    texts = render_outputs(song, paths, document)
     for fmt, path in paths.items():
-        atomic_write_text(path, renderers[fmt]())
-        written.append(path)
-    return written
+        atomic_write_text(path, texts[fmt])
+    return list(paths.values())

@@ -13,9 +13,10 @@ This module is light on purpose (no torch, whisper or librosa): ``alt --help`` i
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -438,6 +439,21 @@ def apply_text_settings(options: TranscribeOptions, pairs: list[tuple[str, str]]
             value = not value  # "keep-gaps=true" means quiet_gaps False
         changes.append((path, value))
     return with_settings(options, changes)
+
+
+# Settings that change where or how fast alt works, never what it writes.
+NOT_IN_RESULT = ("cache_dir", "threads")
+
+
+def settings_key(options: TranscribeOptions, **resolved: Any) -> str:
+    """Every setting that decides a transcript, as text (what a saved result was made with).
+
+    All fields count, defaults included (a changed default must redo what it affects), plus
+    what ``auto`` settings resolved to (``device="cpu"``, ``model="base"``); the cache folder
+    and the thread count do not.
+    """
+    data = {k: v for k, v in asdict(options).items() if k not in NOT_IN_RESULT}
+    return json.dumps({**data, **resolved}, sort_keys=True, default=str)
 
 
 def shown_default(spec: Setting, default: Any) -> str:

@@ -13,11 +13,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+from whisper.tokenizer import LANGUAGES
 
 from alt_cli.audio import SongAudio, load_song, stereo_to_mono16k, whisper_input
+from alt_cli.fileio import ensure_writable_dir
 from alt_cli.lyrics import layout_lines
 from alt_cli.models import load_whisper
-from alt_cli.options import DEFAULT_ASR_INPUT, SeparatorOptions, TranscribeOptions
+from alt_cli.options import (
+    DEFAULT_ASR_INPUT,
+    OptionError,
+    SeparatorOptions,
+    TranscribeOptions,
+    settings_key,
+)
 from alt_cli.progress import Reporter
 from alt_cli.runtime import default_cache_dir, resolve_device, set_threads
 from alt_cli.schema import (
@@ -28,12 +36,31 @@ from alt_cli.schema import (
     VocalActivity,
 )
 from alt_cli.segmentation import detect_vocal_activity
-from alt_cli.separation import Separator, make_separator, resolve_separator, separate_cached
+from alt_cli.separation import (
+    Separator,
+    make_separator,
+    remove_stale_stems,
+    resolve_separator,
+    separate_cached,
+)
 from alt_cli.transcription import WindowTranscriber, detect_language, transcribe_native
 from alt_cli.whisper_compat import check_whisper
 
 GPU_DEFAULT_MODEL = "large-v2"  # the paper's model
 CPU_DEFAULT_MODEL = "base"  # large-v2 runs ~1x real time on a laptop CPU; base ~0.2x
+
+
+def check_language(language: str | None, model_name: str) -> None:
+    """A language Whisper knows, that the model can write; raises :class:`OptionError`."""
+    if language is None:
+        return
+    if language not in LANGUAGES:
+        examples = ", ".join(list(LANGUAGES)[:6])
+        raise OptionError(f"--language {language!r} is not a language code Whisper knows "
+                          f"(such as {examples}; `alt transcribe` detects it when not given)")
+    if model_name.endswith(".en") and language != "en":
+        raise OptionError(f"--model {model_name} transcribes English only; --language "
+                          f"{language} needs a multilingual model ({model_name[:-3]})")
 
 
 def default_model(device: str) -> str:
@@ -98,6 +125,28 @@ class Transcriber:
         self.separator_name = resolve_separator(options.separation)
         if options.separation.separator == "auto":
             self.reporter.info(f"separator auto -> {self.separator_name}")
+        check_language(options.asr.language, self.model_name)
+
+    def prepare(self) -> None:
+        """Check the cache folder and load every model now, so that a missing model or an
+        unusable folder fails before the first song instead of once per song."""
+        ensure_writable_dir(self.cache_dir, "cache folder",
+                            "pass --cache-dir with a folder you can write to")
+        removed = remove_stale_stems(self.cache_dir)
+        if removed:
+            self.reporter.debug(f"removed {removed} stem temporaries left by killed runs")
+        model = self.whisper_model
+        if not model.is_multilingual and self.options.asr.language not in (None, "en"):
+            raise OptionError(f"--model {self.model_name} transcribes English only; --language "
+                              f"{self.options.asr.language} needs a multilingual model")
+        if self.needs_separation():
+            self.models.separator(self.options.separation, self.device)
+
+    @property
+    def settings_key(self) -> str:
+        """What decides this transcriber's results, ``auto`` resolved (for resume checks)."""
+        return settings_key(self.options, device=self.device, model=self.model_name,
+                            separator=self.separator_name)
 
     @property
     def whisper_model(self):
@@ -166,7 +215,7 @@ class Transcriber:
             separator=separator_name, separator_model=separated.model if separated else "none",
             separation_cached=bool(separated and separated.cached), model=self.resolved_model,
             segments=activity.segments if activity else (), windows=windows, timings=timings,
-            notes=notes,
+            notes=(*song.notes, *notes),
         )  # fmt: skip
 
     def _vad(self, vocals16k: np.ndarray, timings: dict[str, float]) -> VocalActivity:

@@ -1,16 +1,49 @@
 """Progress on stderr: stage lines plus a bar for the long stages.
 
-A bar on a terminal, plain log lines otherwise (a bar's carriage returns make CI logs and
-redirected files unreadable).  Nothing at all with ``quiet``.
+A bar on a terminal; plain lines otherwise (a bar's carriage returns make CI logs, nohup and
+cron files unreadable), at most one every ``PLAIN_EVERY_S`` seconds per bar plus its end, so a
+long song under nohup still shows it is moving.  Nothing at all with ``quiet``.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from tqdm import tqdm
+
+PLAIN_EVERY_S = 30.0  # seconds between plain progress lines of one bar
+
+
+class PlainProgress:
+    """What a bar says, as occasional whole lines: "song.mp3: transcribing 4/9 win (44 %)"."""
+
+    def __init__(self, description: str, total: float, unit: str, every_s: float = PLAIN_EVERY_S):
+        self.description, self.total, self.unit = description, total, unit
+        self.every_s = every_s
+        self.done = 0.0
+        self.last = time.monotonic()
+
+    def _say(self) -> None:
+        share = f" ({100 * self.done / self.total:.0f} %)" if self.total else ""
+        tqdm.write(f"{self.description}: {self.done:g}/{self.total:g} {self.unit}{share}",
+                   file=sys.stderr)
+
+    def update(self, n: float = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.last >= self.every_s and self.done < self.total:
+            self.last = now
+            self._say()
+
+    def set_postfix_str(self, text: str) -> None:
+        """Bars show a running figure; plain lines leave it to the song lines."""
+
+    def close(self) -> None:
+        if self.total and self.done >= self.total and self.total > 1:
+            self._say()
 
 
 class Reporter:
@@ -42,8 +75,16 @@ class Reporter:
         tqdm.write("".join(traceback.format_exception(exc)).rstrip(), file=sys.stderr)
 
     @contextmanager
-    def bar(self, description: str, total: float, unit: str = "it") -> Iterator[tqdm]:
-        """A progress bar, shown only on a terminal; always yields something with update()."""
+    def bar(self, description: str, total: float, unit: str = "it"
+            ) -> Iterator[tqdm | PlainProgress]:
+        """A progress bar on a terminal, plain lines elsewhere; always yields update()."""
+        if not self.quiet and not self.interactive:
+            plain = PlainProgress(description, total, unit)
+            try:
+                yield plain
+            finally:
+                plain.close()
+            return
         bar = tqdm(
             total=total, desc=description, unit=unit, file=sys.stderr, leave=False,
             disable=self.quiet or not self.interactive, dynamic_ncols=True,

@@ -9,10 +9,16 @@ import pytest
 from whisper.decoding import DecodingResult
 
 from alt_cli.audio import whisper_input
-from alt_cli.bench.configs import BenchConfig, expand_configs, parse_variant, settings_key
+from alt_cli.bench.configs import BenchConfig, expand_configs, parse_variant
 from alt_cli.errors import AltError
 from alt_cli.lyrics import drop_foreign_words, layout_lines, lyrics_conventions
-from alt_cli.options import AsrOptions, LayoutOptions, TranscribeOptions, with_settings
+from alt_cli.options import (
+    AsrOptions,
+    LayoutOptions,
+    TranscribeOptions,
+    settings_key,
+    with_settings,
+)
 from alt_cli.schema import LyricLine, Segment, Window, Word, voiced_fraction
 from alt_cli.segmentation import merge_windows
 from alt_cli.transcription import WindowTranscriber, window_audio

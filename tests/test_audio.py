@@ -3,9 +3,11 @@
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 
 from alt_cli.audio import SEPARATION_SAMPLE_RATE, load_song, to_stereo
 from alt_cli.errors import AudioError
@@ -64,7 +66,7 @@ def _bad_inputs(tmp_path, example_song):
     return {
         "missing.mp3": "no such file",
         "empty.mp3": "empty file",
-        "text.wav": "not decodable",
+        "text.wav": "not a decodable audio file",
         "truncated.mp3": "",
         "short.wav": "too short",
     }
@@ -92,3 +94,36 @@ def test_unreadable_file(tmp_path):
             load_song(locked)
     finally:
         locked.chmod(0o644)
+
+
+def test_decoder_failures_name_the_decoder_and_its_reason(tmp_path, monkeypatch):
+    from alt_cli import audio
+
+    text = tmp_path / "text.wav"
+    text.write_text("this is not audio\n" * 50)
+    with pytest.raises(AudioError) as info:
+        load_song(text)
+    assert "not a decodable audio file (" in str(info.value)
+    assert "Invalid argument" not in str(info.value)
+    monkeypatch.setattr(audio.shutil, "which", lambda _: None)
+    with pytest.raises(AudioError, match=r"libsndfile: .*ffmpeg.*not installed"):
+        load_song(text)
+    noisy = "[mp3 @ 0x55d0c0] Failed to read frame size\nx.mp3: Invalid argument\n"
+    assert audio._ffmpeg_reason(noisy, Path("x.mp3")) == "mp3 decoder: Failed to read frame size"
+    assert audio._ffmpeg_reason("Error marking filters as finished\n", Path("x")) == ""
+
+
+def test_hot_float_files_are_scaled_and_antiphase_stereo_is_folded(tmp_path, example_wav):
+    data, rate = soundfile.read(str(example_wav), dtype="float32", always_2d=True)
+    hot = tmp_path / "hot.wav"
+    soundfile.write(str(hot), data * 50.0, rate, subtype="FLOAT")  # +34 dBFS
+    song = load_song(hot)
+    assert np.abs(song.stereo).max() == pytest.approx(1.0, abs=1e-3)
+    assert any("scaled down" in note for note in song.notes)
+    flipped = tmp_path / "antiphase.wav"
+    mono = data.mean(axis=1)
+    soundfile.write(str(flipped), np.stack([mono, -mono], axis=1), rate, subtype="FLOAT")
+    song = load_song(flipped)
+    assert np.abs(song.mono16k()).max() > 0.1  # would be silence without the fold
+    assert any("opposite phase" in note for note in song.notes)
+    assert load_song(example_wav).notes == ()

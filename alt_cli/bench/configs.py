@@ -9,9 +9,8 @@ configuration with settings changed, using the same flag names.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from alt_cli.errors import AltError
@@ -118,14 +117,6 @@ def parse_variant(spec: str) -> Variant:
     except OptionError as exc:
         raise OptionError(f"--variant {spec!r}: {exc}") from None
     return variant
-
-
-def settings_key(options: TranscribeOptions) -> str:
-    """Every setting, as text: what a saved transcript was made with.
-
-    All fields count, defaults included: a changed default must redo the songs it affects.
-    """
-    return json.dumps(asdict(options), sort_keys=True, default=str)
 
 
 def expand_configs(models: Sequence[str], separators: Sequence[str], segmenters: Sequence[str],

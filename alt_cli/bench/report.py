@@ -29,15 +29,15 @@ from alt_cli.bench.configs import (
     config_options,
     expand_configs,
     parse_variant,
-    settings_key,
 )
 from alt_cli.bench.datasets import DatasetSelection, load_dataset
 from alt_cli.bench.runner import BenchPlan, BenchRunner, SongRun
-from alt_cli.bench.scoring import score_by_language, score_corpus, score_song
+from alt_cli.bench.scoring import language_code, score_by_language, score_corpus, score_song
+from alt_cli.errors import AltError
 from alt_cli.fileio import atomic_write_text
 from alt_cli.formats import render_json
-from alt_cli.options import TranscribeOptions, with_settings
-from alt_cli.pipeline import default_model
+from alt_cli.options import TranscribeOptions, settings_key, with_settings
+from alt_cli.pipeline import check_language, default_model
 from alt_cli.progress import Reporter
 from alt_cli.runtime import resolve_device, versions
 from alt_cli.separation import resolve_separator
@@ -162,11 +162,27 @@ def stage_times(runs: list[SongRun]) -> dict[str, dict[str, float]]:
     return out
 
 
+def check_song_languages(selection: DatasetSelection) -> None:
+    """Every selected song's language is one the scorer and Whisper know, before any work."""
+    bad = []
+    for song in selection.songs:
+        try:
+            check_language(song.language, "multilingual")
+            language_code(song.language)
+        except Exception:  # noqa: BLE001 - iso639 and ours raise different kinds
+            bad.append(f"{song.name} ({song.language!r})")
+    if bad:
+        raise AltError(f"{selection.data_dir}/metadata.csv: unknown language for "
+                       f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}; use ISO codes "
+                       f"such as en, fr, es, de")
+
+
 def bench_command(dataset: str, request: BenchRequest, base: TranscribeOptions,
                   reporter: Reporter) -> str:
     """Run the benchmark the CLI describes; returns the summary table."""
     selection = load_dataset(dataset, request.data_dir, songs=request.songs,
                              languages=request.languages, limit=request.limit)
+    check_song_languages(selection)
     for note in selection.notes:
         reporter.info(f"note: {note}")
     if selection.missing:

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from alt_cli.audio import SongAudio, load_song, stereo_to_mono16k, whisper_input
-from alt_cli.bench.configs import ASR_INPUT_STEM, BenchConfig, Variant, config_options, settings_key
+from alt_cli.bench.configs import ASR_INPUT_STEM, BenchConfig, Variant, config_options
 from alt_cli.bench.datasets import BenchSong
 from alt_cli.bench.shortform import read_line_timings, short_form_items, strip_tags
 from alt_cli.errors import AltError
 from alt_cli.fileio import atomic_write_text
 from alt_cli.formats import render_json, render_txt
-from alt_cli.options import TranscribeOptions, with_settings
+from alt_cli.options import TranscribeOptions, settings_key, with_settings
 from alt_cli.pipeline import ModelStore, Transcriber
 from alt_cli.progress import Reporter
 from alt_cli.runtime import resolve_device

@@ -85,7 +85,7 @@ def _tokenizer() -> LyricsTokenizer:
     return LyricsTokenizer()
 
 
-def _language_code(language: str) -> str:
+def language_code(language: str) -> str:
     """ISO 639-1 code, normalised the way alt-eval does (so 'English' and 'en' agree)."""
     return iso639.Language.match(language).part1
 
@@ -107,7 +107,7 @@ def nl_word_mask(tagged_reference: str, reference: str, language: str) -> list[b
     boundaries; the result is only trusted if, markers dropped, the words equal those of the
     untagged reference (otherwise the tags would label the wrong words).
     """
-    lang = _language_code(language)
+    lang = language_code(language)
     if NL_OPEN_MARK in reference.lower() or NL_CLOSE_MARK in reference.lower():
         raise ValueError("reference contains a reserved <nl> marker word")
     marked = NL_OPEN_RE.sub(f" {NL_OPEN_MARK} ", tagged_reference)
@@ -271,7 +271,7 @@ def score_song(
 
     With `html=True` the song's alt-eval error visualisation (token spans) is attached.
     """
-    lang = _language_code(language)
+    lang = language_code(language)
     tokenizer = _tokenizer()
     ref_tokens = tokenizer(reference, language=lang)
     hyp_tokens = tokenizer(hypothesis, language=lang)

@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from alt_cli.errors import AltError, ModelUnavailableError
-from alt_cli.fileio import atomic_write
+from alt_cli.fileio import atomic_write, remove_stale_temporaries
 from alt_cli.options import SEPARATORS, SeparatorOptions
 from alt_cli.schema import SeparationResult
 from alt_cli.separation.demucs import demucs_weights_available, unavailable_message
@@ -36,6 +36,8 @@ __all__ = [
 
 # Bump when the stored format or the separation arithmetic changes, to orphan old entries.
 CACHE_FORMAT_VERSION = 1
+STEMS_SUBDIR = "stems"  # cache_dir/stems holds the separated vocals
+STALE_TEMPORARY_S = 3600.0  # a cache temporary this old was left by a killed run
 CACHE_DTYPE = np.float16  # half the size of float32; ~-66 dB rounding noise, inaudible to ASR
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._]+")
@@ -121,7 +123,13 @@ def cache_path(separator: Separator, audio_hash: str, cache_dir: Path) -> Path:
     """Where the vocals of ``audio_hash`` by ``separator`` are cached."""
     parts = [audio_hash, separator.name, separator.model, separator.weights_tag]
     safe = "-".join(_UNSAFE_KEY_CHARS.sub("_", part) for part in parts if part)
-    return Path(cache_dir) / "stems" / f"{safe}-v{CACHE_FORMAT_VERSION}.npy"
+    return Path(cache_dir) / STEMS_SUBDIR / f"{safe}-v{CACHE_FORMAT_VERSION}.npy"
+
+
+def remove_stale_stems(cache_dir: Path) -> int:
+    """Delete stem temporaries that runs killed mid-write left behind (an hour old or more,
+    so a concurrent run's write in progress is never touched); returns how many."""
+    return remove_stale_temporaries(Path(cache_dir) / STEMS_SUBDIR, STALE_TEMPORARY_S)
 
 
 def _ignore(message: str) -> None:
