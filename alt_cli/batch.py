@@ -65,6 +65,7 @@ class BatchSummary:
     failed: list[tuple[Path, str]] = field(default_factory=list)
     audio_seconds: float = 0.0
     wall_seconds: float = 0.0
+    vocals: dict[str, list[Path]] = field(default_factory=dict)  # verdict -> songs
 
     def render(self) -> str:
         lines = [
@@ -73,6 +74,15 @@ class BatchSummary:
             + (f" ({self.wall_seconds / self.audio_seconds:.2f}x real time)"
                if self.audio_seconds else "")
         ]
+        if self.vocals:
+            parts = []
+            for verdict in ("yes", "uncertain", "no"):
+                songs = self.vocals.get(verdict, [])
+                if songs:
+                    named = "" if verdict == "yes" else " (" + ", ".join(
+                        p.name for p in songs[:5]) + (" ..." if len(songs) > 5 else "") + ")"
+                    parts.append(f"{verdict} {len(songs)}{named}")
+            lines.append("vocals: " + ", ".join(parts))
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
         return "\n".join(lines)
 
@@ -317,13 +327,15 @@ class BatchRunner:
         elapsed = time.perf_counter() - song_started
         summary.done.append(job.source)
         summary.audio_seconds += result.duration
+        vocals = result.verdict.vocals if result.verdict else "uncertain"
+        summary.vocals.setdefault(vocals, []).append(job.source)
         for note in result.notes:
             self.reporter.info(f"{job.source}: note: {note}")
         self.reporter.info(
             f"{job.source}: {len(result.lines)} lines, language {result.language or '?'}, "
-            f"{elapsed:.1f} s -> {', '.join(str(p) for p in written)}"
+            f"vocals {vocals}, {elapsed:.1f} s -> {', '.join(str(p) for p in written)}"
         )
         self._record(job, "done", duration=round(result.duration, 2), seconds=round(elapsed, 2),
-                     language=result.language, lines=len(result.lines),
+                     language=result.language, lines=len(result.lines), vocals=vocals,
                      outputs=[str(p) for p in written])
 

@@ -115,7 +115,9 @@ def transcript_document(
         "language": song.language,
         "language_probability": round(song.language_probability, 3),
         "text": render_txt(song.lines),
-        "lines": _jsonable(song.lines),
+        "vocals": _jsonable(song.verdict),
+        "lines": [{**_jsonable(line), "confidence": _jsonable(line.confidence)}
+                  for line in song.lines],
         "separator": {
             "name": song.separator,
             "model": song.separator_model,

@@ -218,6 +218,14 @@ class VadOptions(Checked):
     max_window: float = setting(WHISPER_WINDOW, "--max-window",
                                 "Longest merged window in seconds (Whisper takes 30).", "float",
                                 low=1.0, high=WHISPER_WINDOW)
+    # An absolute floor under the relative thresholds above: they are fractions of the song's
+    # loudest vocal frame, so an instrumental's bleed or a noise file always has "voiced"
+    # frames.  Measured with Spleeter: the dev songs' voiced vocals sit 1-6 dB below the mix's
+    # RMS, a synthetic instrumental's and white noise's 55-62 dB below it.
+    floor_db: float | None = setting(
+        -30.0, "--vad-floor", "Separated vocals this many dB below the mix's RMS are never "
+        "voice (an instrumental's bleed, noise); off = no floor.", "float", low=-120.0,
+        high=0.0, off="off")
     # Pack a window's segments end to end with this much silence between them, instead of
     # keeping the instrumental gaps: more voice per Whisper input and nothing to caption in
     # between (the paper's concatenated clips).  None: windows are spans of the song.

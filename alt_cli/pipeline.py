@@ -34,6 +34,8 @@ from alt_cli.schema import (
     SeparationResult,
     SongTranscript,
     VocalActivity,
+    VocalsVerdict,
+    WindowTranscript,
 )
 from alt_cli.segmentation import detect_vocal_activity
 from alt_cli.separation import (
@@ -61,6 +63,38 @@ def check_language(language: str | None, model_name: str) -> None:
     if model_name.endswith(".en") and language != "en":
         raise OptionError(f"--model {model_name} transcribes English only; --language "
                           f"{language} needs a multilingual model ({model_name[:-3]})")
+
+
+NO_SPEECH_DOUBT = 0.5  # median no-speech probability above which Whisper doubts the voice
+WEAK_VOICE_DB = -20.0  # voiced vocals this far below the mix: bleed more likely than a singer
+MIN_SUNG_SECONDS = 2.0  # less voiced time than this is not a song's vocal part
+
+
+def vocals_verdict(activity: VocalActivity | None, windows: tuple[WindowTranscript, ...],
+                   lines: tuple[LyricLine, ...]) -> VocalsVerdict:
+    """Does anybody sing: "yes", "no" or "uncertain", with the numbers behind it."""
+    probs = sorted(w.no_speech_prob for w in windows)
+    no_speech = round(probs[len(probs) // 2], 3) if probs else None
+    if activity is None:
+        return VocalsVerdict("uncertain", "vocals were not separated (plain Whisper on the mix)",
+                             0.0, None, no_speech)
+    voiced, level = round(activity.voiced_seconds, 1), activity.vocal_level_db
+    if not activity.segments:
+        reason = ("the separated vocals are below the floor: bleed or noise"
+                  if activity.floored_seconds else "no vocal activity in the separated vocals")
+        return VocalsVerdict("no", reason, 0.0, level, None)
+    if not lines:
+        return VocalsVerdict("no", "no words recognised in the vocal segments", voiced, level,
+                             no_speech)
+    doubts = []
+    if voiced < MIN_SUNG_SECONDS:
+        doubts.append(f"only {voiced:g} s voiced")
+    if level is not None and level < WEAK_VOICE_DB:
+        doubts.append(f"vocals {-level:.0f} dB below the mix")
+    if no_speech is not None and no_speech > NO_SPEECH_DOUBT:
+        doubts.append(f"Whisper's no-speech probability {no_speech:.2f}")
+    reason = "; ".join(doubts) or "separated vocals with recognised words"
+    return VocalsVerdict("uncertain" if doubts else "yes", reason, voiced, level, no_speech)
 
 
 def default_model(device: str) -> str:
@@ -198,15 +232,17 @@ class Transcriber:
         separator_name = separated.separator if separated else "none"
         asr_input = self.asr_input_for(separator_name)
         vocals16k = stereo_to_mono16k(separated.vocals) if separated else None
-        audio16k = whisper_input(song.mono16k(), vocals16k, asr_input)
+        mix16k = song.mono16k()
+        audio16k = whisper_input(mix16k, vocals16k, asr_input)
 
         model = self.whisper_model
+        activity = self._vad(vocals16k, mix16k, timings) if vocals16k is not None else None
         if self.options.segmenter == "native":
-            decoded = self._native(model, audio16k, vocals16k, timings)
+            decoded = self._native(model, audio16k, activity, timings)
         else:
-            assert vocals16k is not None
-            decoded = self._windows(song, model, audio16k, vocals16k, timings)
-        activity, language, probability, windows, lines, notes = decoded
+            assert activity is not None
+            decoded = self._windows(song, model, audio16k, activity, timings)
+        language, probability, windows, lines, notes = decoded
         timings["total"] = time.perf_counter() - started
         return SongTranscript(
             path=song.path, duration=song.duration, language=language,
@@ -215,12 +251,13 @@ class Transcriber:
             separator=separator_name, separator_model=separated.model if separated else "none",
             separation_cached=bool(separated and separated.cached), model=self.resolved_model,
             segments=activity.segments if activity else (), windows=windows, timings=timings,
-            notes=(*song.notes, *notes),
+            notes=(*song.notes, *notes), verdict=vocals_verdict(activity, windows, lines),
         )  # fmt: skip
 
-    def _vad(self, vocals16k: np.ndarray, timings: dict[str, float]) -> VocalActivity:
+    def _vad(self, vocals16k: np.ndarray, mix16k: np.ndarray, timings: dict[str, float]
+             ) -> VocalActivity:
         started = time.perf_counter()
-        activity = detect_vocal_activity(vocals16k, self.options.vad)
+        activity = detect_vocal_activity(vocals16k, self.options.vad, mix16k)
         timings["vad"] = time.perf_counter() - started
         return activity
 
@@ -235,9 +272,8 @@ class Transcriber:
         self.reporter.info(f"language: {language} (p={probability:.2f})")
         return language, probability
 
-    def _windows(self, song: SongAudio, model, audio16k, vocals16k, timings):
+    def _windows(self, song: SongAudio, model, audio16k, activity: VocalActivity, timings):
         """The method: RMS-VAD windows of the separated vocals, each decoded by Whisper."""
-        activity = self._vad(vocals16k, timings)
         windows = activity.windows
         self.reporter.info(
             f"{song.path.name}: {len(activity.segments)} vocal segments, {len(windows)} "
@@ -245,7 +281,10 @@ class Transcriber:
         )
         if not windows:
             note = "no vocals found: the song appears to be instrumental or silent"
-            return activity, self.options.asr.language or "", 0.0, (), (), (note,)
+            if activity.floored_seconds:
+                note += (f" ({activity.floored_seconds:.0f} s of separated 'vocals' lie below "
+                         f"the {self.options.vad.floor_db:g} dB floor: bleed or noise)")
+            return self.options.asr.language or "", 0.0, (), (), (note,)
         started = time.perf_counter()
         language, probability = self._language(model, audio16k, activity)
         decoder = WindowTranscriber(model, self.options.asr)
@@ -261,11 +300,10 @@ class Transcriber:
         ]
         lines = layout_lines(raw, activity.rests(), self.options.layout, language)
         notes = () if lines else ("no lyrics recognised in the vocal segments",)
-        return activity, language, probability, decoded, lines, notes
+        return language, probability, decoded, lines, notes
 
-    def _native(self, model, audio16k, vocals16k, timings):
+    def _native(self, model, audio16k, activity: VocalActivity | None, timings):
         """The baseline: Whisper's own long-form loop over the whole song."""
-        activity = self._vad(vocals16k, timings) if vocals16k is not None else None
         started = time.perf_counter()
         language = self.options.asr.language
         if not language:
@@ -277,4 +315,4 @@ class Transcriber:
         raw = [LyricLine(s.start, s.end, s.text, 0, s.words) for s in segments]
         rests = activity.rests() if activity else []
         lines = layout_lines(raw, rests, self.options.layout, language)
-        return activity, language, probability, (), lines, ()
+        return language, probability, (), lines, ()

@@ -15,11 +15,12 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Word:
-    """One word with its time in the song (seconds)."""
+    """One word with its time in the song (seconds) and Whisper's probability for it."""
 
     text: str
     start: float
     end: float
+    probability: float | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,12 @@ class LyricLine:
     text: str
     section: int = 0
     words: tuple[Word, ...] = field(default=())
+
+    @property
+    def confidence(self) -> float | None:
+        """Mean word probability (None without word timings): a low one flags a doubtful line."""
+        known = [w.probability for w in self.words if w.probability is not None]
+        return sum(known) / len(known) if known else None
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,10 @@ class VocalActivity:
     windows: tuple[Window, ...]
     envelope: np.ndarray  # normalised frame RMS of the vocals
     hop_seconds: float  # seconds between envelope frames
+    # The separated vocals' RMS over the voiced segments, in dB relative to the mix's RMS
+    # (None when the mix was not given): how loud the voice is, in absolute terms.
+    vocal_level_db: float | None = None
+    floored_seconds: float = 0.0  # voice-like frames dropped as below the absolute floor
 
     @property
     def voiced_seconds(self) -> float:
@@ -182,6 +193,17 @@ class WindowTranscript:
 
 
 @dataclass(frozen=True)
+class VocalsVerdict:
+    """Does anybody sing in this song, and the numbers behind the answer."""
+
+    vocals: str  # "yes" | "no" | "uncertain"
+    reason: str
+    voiced_seconds: float
+    vocal_level_db: float | None  # see VocalActivity
+    no_speech_prob: float | None  # median of Whisper's no-speech probability over the windows
+
+
+@dataclass(frozen=True)
 class SongTranscript:
     """One song's result: the lyric lines plus what produced them.
 
@@ -206,3 +228,4 @@ class SongTranscript:
     windows: tuple[WindowTranscript, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    verdict: VocalsVerdict | None = None

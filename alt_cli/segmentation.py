@@ -19,13 +19,23 @@ from alt_cli.options import WHISPER_WINDOW, VadOptions
 from alt_cli.schema import Segment, VocalActivity, Window
 
 
+def frame_rms(signal: np.ndarray, options: VadOptions = VadOptions()) -> np.ndarray:
+    """RMS of each VAD frame of a 16 kHz signal."""
+    return librosa.feature.rms(
+        y=signal, frame_length=options.frame_length, hop_length=options.hop_length, center=True
+    )[0]
+
+
 def rms_envelope(vocals16k: np.ndarray, options: VadOptions = VadOptions()) -> np.ndarray:
     """Frame RMS of the vocals, normalised by the song's maximum (a silent song stays zero)."""
-    rms = librosa.feature.rms(
-        y=vocals16k, frame_length=options.frame_length, hop_length=options.hop_length, center=True
-    )[0]
+    rms = frame_rms(vocals16k, options)
     peak = float(rms.max()) if rms.size else 0.0
     return rms / peak if peak > 0 else np.zeros_like(rms)
+
+
+def _level_db(signal: np.ndarray, reference_rms: float) -> float:
+    rms = float(np.sqrt(np.mean(np.square(signal, dtype=np.float64)))) if signal.size else 0.0
+    return 20 * np.log10(max(rms, 1e-10) / max(reference_rms, 1e-10))
 
 
 def _frames(seconds: float, frame_seconds: float) -> int:
@@ -129,17 +139,34 @@ def merge_windows(
     return windows
 
 
-def detect_vocal_activity(vocals16k: np.ndarray, options: VadOptions = VadOptions()
-                          ) -> VocalActivity:
+def detect_vocal_activity(vocals16k: np.ndarray, options: VadOptions = VadOptions(),
+                          mix16k: np.ndarray | None = None) -> VocalActivity:
     """Run the whole RMS-VAD on a 16 kHz mono vocal signal.
 
-    The record keeps the normalised envelope too, so later stages can ask how much voice a
-    stretch of time holds (language detection picks the most vocal windows).
+    With the mix, frames whose vocals lie below the absolute floor (``floor_db`` under the
+    mix's RMS) are silence whatever the relative thresholds say, and the record carries the
+    vocals' level relative to the mix.  The record keeps the normalised envelope too, so later
+    stages can ask how much voice a stretch of time holds.
     """
     frame_seconds = options.hop_length / ASR_SAMPLE_RATE
-    envelope = rms_envelope(vocals16k, options)
+    rms = frame_rms(vocals16k, options)
+    peak = float(rms.max()) if rms.size else 0.0
+    envelope = rms / peak if peak > 0 else np.zeros_like(rms)
+    mix_rms, floored = None, 0.0
+    if mix16k is not None:
+        mix_rms = float(np.sqrt(np.mean(np.square(mix16k, dtype=np.float64))))
+        if options.floor_db is not None:
+            below = rms < mix_rms * 10 ** (options.floor_db / 20)
+            floored = float(np.count_nonzero(below & (envelope >= options.onset))) * frame_seconds
+            envelope = np.where(below, 0.0, envelope).astype(envelope.dtype)
     frames = detect_frames(envelope, frame_seconds, options)
     duration = len(vocals16k) / ASR_SAMPLE_RATE
     segments = pad_segments(frames, frame_seconds, duration, options.padding)
     windows = merge_windows(segments, options.max_window, options.pack_gap)
-    return VocalActivity(tuple(segments), tuple(windows), envelope, frame_seconds)
+    level = None
+    if mix_rms is not None and segments:
+        voiced = np.concatenate([vocals16k[int(s.start * ASR_SAMPLE_RATE):
+                                           int(s.end * ASR_SAMPLE_RATE)] for s in segments])
+        level = round(_level_db(voiced, mix_rms), 1)
+    return VocalActivity(tuple(segments), tuple(windows), envelope, frame_seconds, level,
+                         round(floored, 2))

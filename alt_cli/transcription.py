@@ -255,7 +255,7 @@ class WindowTranscriber:
         for seg in segments:
             to_song = window.song_time
             words = tuple(
-                Word(w["word"], to_song(w["start"]), to_song(w["end"]))
+                Word(w["word"], to_song(w["start"]), to_song(w["end"]), w.get("probability"))
                 for w in seg.get("words", [])
             )
             out.append(
@@ -337,7 +337,7 @@ def transcribe_native(
     segments = [
         AsrSegment(
             float(seg["start"]), float(seg["end"]), seg["text"].strip(),
-            tuple(Word(w["word"], float(w["start"]), float(w["end"]))
+            tuple(Word(w["word"], float(w["start"]), float(w["end"]), w.get("probability"))
                   for w in seg.get("words", [])),
         )  # fmt: skip
         for seg in result["segments"]

@@ -179,3 +179,21 @@ def test_mismatched_inputs_are_value_errors():
         score_corpus(["a"], ["a"], ["en", "fr"])
     with pytest.raises(ValueError):
         score_corpus(["a"], ["a"], "en", tagged_references=[])
+
+
+def test_words_in_instrumental_passages():
+    from alt_cli.bench.instrumental import instrumental_seconds, instrumental_words
+    from alt_cli.schema import LyricLine, Word
+
+    sung = [(10.0, 14.0), (15.0, 18.0), (40.0, 44.0)]
+    # Instrumental: 0-9, 19-39, 45-60 -> 9 + 20 + 15 s.
+    assert instrumental_seconds(sung, 60.0) == pytest.approx(44.0)
+    assert instrumental_seconds([], 30.0) == 30.0
+    lines = [
+        LyricLine(2.0, 3.0, "Thanks for watching", 0,
+                  (Word(" Thanks", 2.0, 2.3), Word(" for", 2.3, 2.5), Word(" watching", 2.5, 3.0))),
+        LyricLine(9.2, 10.5, "la la", 0, (Word(" la", 9.2, 9.5), Word(" la", 10.0, 10.5))),
+        LyricLine(25.0, 27.0, "no words timed here", 0),
+        LyricLine(41.0, 42.0, "sung", 0, (Word(" sung", 41.0, 42.0),)),
+    ]
+    assert instrumental_words(lines, sung) == 3 + 0 + 4 + 0

@@ -48,14 +48,18 @@ METRIC_COLUMNS = [
     ("del_rate", "del %", 100), ("ins_rate", "ins %", 100), ("IR_hal", "IR_hal %", 100),
     ("DR_NL", "DR_NL %", 100), ("F1_punc", "F1 punc", 1), ("F1_pare", "F1 paren", 1),
     ("F1_line", "F1 line", 1), ("F1_sect", "F1 sect", 1),
+    ("inst_words", "instr. words", 0), ("inst_per_min", "per instr. min", 0),
 ]  # fmt: skip
 STAGES = ("decode", "separation", "vad", "asr", "total")
 
 
 def format_metric(value: Any, scale: float) -> str:
-    """A percentage with one decimal, an F1 with three; a missing value as a dash."""
+    """A percentage with one decimal (scale 100), an F1 with three (1), a count or rate with
+    at most one (0); a missing value as a dash."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
+    if scale == 0:
+        return f"{value:.1f}".removesuffix(".0")
     return f"{value * scale:.1f}" if scale == 100 else f"{value:.3f}"
 
 
@@ -102,6 +106,15 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+def _instrumental(runs: list[SongRun]) -> dict[str, float | None]:
+    """Words in instrumental passages, pooled: their total and per instrumental minute."""
+    known = [run.instrumental for run in runs if run.instrumental]
+    if not known or len(known) < len(runs):
+        return {}
+    words, minutes = sum(k["words"] for k in known), sum(k["minutes"] for k in known)
+    return {"inst_words": words, "inst_per_min": words / minutes if minutes else None}
+
+
 def score_runs(runs: list[SongRun], out_dir: Path) -> tuple[list[dict], list[dict]]:
     """Per-song rows (and their HTML error views) plus pooled rows per config and language."""
     song_rows = []
@@ -124,7 +137,7 @@ def score_runs(runs: list[SongRun], out_dir: Path) -> tuple[list[dict], list[dic
             "asr_input": run.config.asr_input, "variant": run.config.variant,
             "duration": round(run.duration, 2),
             **{f"time_{k}": round(v, 2) for k, v in run.timings.items()},
-            **result.metrics,
+            **result.metrics, **_instrumental([run]),
         })  # fmt: skip
     summary = []
     for (label, level), members in groups.items():
@@ -136,7 +149,8 @@ def score_runs(runs: list[SongRun], out_dir: Path) -> tuple[list[dict], list[dic
         audio = sum(r.duration for r in members)
         wall = sum(r.timings.get("total", 0.0) for r in members)
         base = {"configuration": label, "level": level, "rtf": wall / audio if audio else None}
-        summary.append({**base, "language": "all", "songs": len(members), **pooled.metrics})
+        summary.append({**base, "language": "all", "songs": len(members), **pooled.metrics,
+                        **_instrumental(members)})
         by_language = score_by_language(*args, tagged_references=tagged_arg)
         for language, scored in sorted(by_language.items()):
             count = sum(r.song.language == language for r in members)

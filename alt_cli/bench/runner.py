@@ -17,6 +17,7 @@ from pathlib import Path
 from alt_cli.audio import SongAudio, load_song, stereo_to_mono16k, whisper_input
 from alt_cli.bench.configs import ASR_INPUT_STEM, BenchConfig, Variant, config_options
 from alt_cli.bench.datasets import BenchSong
+from alt_cli.bench.instrumental import instrumental_seconds, instrumental_words
 from alt_cli.bench.shortform import read_line_timings, short_form_items, strip_tags
 from alt_cli.errors import AltError
 from alt_cli.fileio import atomic_write_text
@@ -52,6 +53,16 @@ class SongRun:
     tagged_reference: str | None
     duration: float
     timings: dict[str, float] = field(default_factory=dict)
+    # Words in instrumental passages and the instrumental minutes (long mode, with line
+    # timings); see :mod:`alt_cli.bench.instrumental`.
+    instrumental: dict[str, float] | None = None
+
+
+def reference_line_spans(song: BenchSong) -> list[tuple[float, float]] | None:
+    """Where the reference lyrics are sung, from line_timings/ (None without them)."""
+    if song.line_timings is None:
+        return None
+    return [(line.start, line.end) for line in read_line_timings(song.line_timings)]
 
 
 def true_stem(song: BenchSong, audio: SongAudio) -> SeparationResult:
@@ -135,6 +146,7 @@ class BenchRunner:
                 texts = {level: p.read_text(encoding="utf-8") for level, p in paths.items()}
                 refs = saved["references"]
                 duration, timings = saved["duration"], saved["timings"]
+                instrumental = saved.get("instrumental")
                 self.reporter.debug(f"{song.name} [{config.label}]: reused")
             else:
                 decode_s = 0.0
@@ -142,7 +154,7 @@ class BenchRunner:
                     started = time.perf_counter()
                     audio = load_song(song.audio)
                     decode_s = time.perf_counter() - started
-                texts, refs, timings = self._transcribe(song, audio, config)
+                texts, refs, timings, instrumental = self._transcribe(song, audio, config)
                 timings = {**timings, "decode": decode_s,
                            "total": timings.get("total", 0.0) + decode_s}
                 duration = audio.duration
@@ -150,10 +162,10 @@ class BenchRunner:
                     atomic_write_text(path, texts[level])
                 atomic_write_text(timings_path, render_json(
                     {"duration": duration, "timings": timings, "references": refs,
-                     "settings": settings}))
+                     "settings": settings, "instrumental": instrumental}))
             for level in levels:
                 runs.append(SongRun(song, config, level, texts[level], refs[level]["plain"],
-                                    refs[level]["tagged"], duration, timings))
+                                    refs[level]["tagged"], duration, timings, instrumental))
         return runs
 
     def _transcribe(self, song: BenchSong, audio: SongAudio, config: BenchConfig):
@@ -163,7 +175,12 @@ class BenchRunner:
         if self.plan.mode == "long":
             result = transcriber.transcribe(audio, separated=stem)
             refs = {"song": {"plain": song.lyrics, "tagged": song.lyrics_tagged}}
-            return {"song": render_txt(result.lines)}, refs, result.timings
+            spans = reference_line_spans(song)
+            instrumental = None if spans is None else {
+                "words": instrumental_words(result.lines, spans),
+                "minutes": round(instrumental_seconds(spans, audio.duration) / 60, 4),
+            }
+            return {"song": render_txt(result.lines)}, refs, result.timings, instrumental
         if song.line_timings is None:
             raise AltError(f"{song.name}: no line_timings/{song.name}.csv for --mode short")
         items = short_form_items(read_line_timings(song.line_timings), duration=audio.duration)
@@ -178,4 +195,4 @@ class BenchRunner:
             refs[level] = {"plain": "\n".join(strip_tags(item.text) for item in chosen) + "\n",
                            "tagged": tagged}
         elapsed = time.perf_counter() - started
-        return texts, refs, {"total": elapsed, "asr": elapsed}
+        return texts, refs, {"total": elapsed, "asr": elapsed}, None

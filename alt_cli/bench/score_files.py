@@ -16,8 +16,9 @@ from alt_cli.bench.scoring import language_code, score_corpus
 from alt_cli.errors import AltError
 from alt_cli.options import OptionError
 
-# No tagged references here, so no non-lexical deletion rate.
-SHOWN = [column for column in METRIC_COLUMNS if column[0] != "DR_NL"]
+# No tagged references or line timings here: no non-lexical or instrumental columns.
+SHOWN = [column for column in METRIC_COLUMNS
+         if column[0] != "DR_NL" and not column[0].startswith("inst_")]
 
 
 def _read(path: Path) -> str:
