@@ -29,7 +29,7 @@ from alt_cli.audio import SongAudio, load_song
 from alt_cli.errors import AltError
 from alt_cli.fileio import atomic_write_text, remove_stale_temporaries
 from alt_cli.formats import render_outputs, transcript_document
-from alt_cli.options import AUDIO_EXTENSIONS
+from alt_cli.options import AUDIO_EXTENSIONS, FORMAT_EXTENSIONS
 from alt_cli.ownership import (
     DONE,
     REDO,
@@ -117,7 +117,7 @@ def _outputs_for(source: Path, base: Path, formats: Sequence[str], output_dir: P
     else:
         relative = source.parent.relative_to(base) if source.is_relative_to(base) else Path()
         folder = output_dir / relative
-    return {fmt: folder / f"{source.stem}.{fmt}" for fmt in formats}
+    return {fmt: folder / f"{source.stem}.{FORMAT_EXTENSIONS.get(fmt, fmt)}" for fmt in formats}
 
 
 def discover(inputs: Sequence[Path], formats: Sequence[str], output_dir: Path | None = None,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from alt_cli.fileio import atomic_write_text
+from alt_cli.karaoke import lrc_time, render_ass, render_elrc
 from alt_cli.options import FORMATS, TranscribeOptions
 from alt_cli.runtime import versions
 from alt_cli.schema import LyricLine, SongTranscript
@@ -36,16 +37,8 @@ def render_txt(lines: Sequence[LyricLine]) -> str:
     return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
-def _lrc_time(seconds: float) -> str:
-    centis = int(round(max(0.0, seconds) * 100))
-    minutes, centis = divmod(centis, 6000)
-    return f"{minutes:02d}:{centis // 100:02d}.{centis % 100:02d}"
-
-
-def render_lrc(
-    lines: Sequence[LyricLine], *, title: str | None, artist: str | None, length: float
-) -> str:
-    """Synced lyrics as media players read them: tags, then ``[mm:ss.xx]text`` per line."""
+def lrc_header(*, title: str | None, artist: str | None, length: float) -> list[str]:
+    """The ID tags every LRC flavour starts with."""
     header = []
     if title:
         header.append(f"[ti:{title}]")
@@ -54,7 +47,15 @@ def render_lrc(
     whole = int(round(length))
     header.append(f"[length:{whole // 60:02d}:{whole % 60:02d}]")
     header.append("[re:alt]")
-    body = [f"[{_lrc_time(line.start)}]{line.text}" for line in lines]
+    return header
+
+
+def render_lrc(
+    lines: Sequence[LyricLine], *, title: str | None, artist: str | None, length: float
+) -> str:
+    """Synced lyrics as media players read them: tags, then ``[mm:ss.xx]text`` per line."""
+    header = lrc_header(title=title, artist=artist, length=length)
+    body = [f"[{lrc_time(line.start)}]{line.text}" for line in lines]
     return "\n".join(header + body) + "\n"
 
 
@@ -66,10 +67,20 @@ def _clock(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
+def _cue_text(text: str) -> str:
+    """A cue's text may not contain the timing arrow (it would start a cue)."""
+    return text.replace("-->", "->")
+
+
+def vtt_escape(text: str) -> str:
+    """WebVTT reads ``&`` and ``<`` as markup: a lyric with them must be escaped."""
+    return _cue_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def render_srt(lines: Sequence[LyricLine]) -> str:
     """SubRip cues, one per line, numbered from 1."""
     cues = [
-        f"{i}\n{_clock(line.start, ',')} --> {_clock(line.end, ',')}\n{line.text}\n"
+        f"{i}\n{_clock(line.start, ',')} --> {_clock(line.end, ',')}\n{_cue_text(line.text)}\n"
         for i, line in enumerate(lines, start=1)
     ]
     return "\n".join(cues)
@@ -78,7 +89,8 @@ def render_srt(lines: Sequence[LyricLine]) -> str:
 def render_vtt(lines: Sequence[LyricLine]) -> str:
     """WebVTT cues, one per line."""
     cues = [
-        f"{_clock(line.start, '.')} --> {_clock(line.end, '.')}\n{line.text}\n" for line in lines
+        f"{_clock(line.start, '.')} --> {_clock(line.end, '.')}\n{vtt_escape(line.text)}\n"
+        for line in lines
     ]
     return "WEBVTT\n\n" + "\n".join(cues)
 
@@ -150,6 +162,9 @@ def render_outputs(song: SongTranscript, formats: Iterable[str], document: dict[
         "lrc": lambda: render_lrc(
             song.lines, title=song.title, artist=song.artist, length=song.duration
         ),
+        "elrc": lambda: render_elrc(song.lines, lrc_header(
+            title=song.title, artist=song.artist, length=song.duration)),
+        "ass": lambda: render_ass(song.lines, title=song.title),
         "srt": lambda: render_srt(song.lines),
         "vtt": lambda: render_vtt(song.lines),
         "json": lambda: render_json(document),

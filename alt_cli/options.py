@@ -30,7 +30,10 @@ SEPARATORS = ("auto", "demucs", "spleeter", "none")
 SEGMENTERS = ("rmsvad", "native")
 ASR_INPUTS = ("mix", "vocals", "blend")
 DEVICES = ("auto", "cpu", "cuda")
-FORMATS = ("txt", "lrc", "srt", "vtt", "json")
+FORMATS = ("txt", "lrc", "elrc", "ass", "srt", "vtt", "json")
+# File extension per format where it is not the format's name: players look for enhanced
+# (word-timed) LRC in song.lrc, so elrc and lrc cannot both be written in one run.
+FORMAT_EXTENSIONS = {"elrc": "lrc"}
 # The audio Whisper hears when --asr-input is not given, by the separator that ran.  Measured
 # on the dev songs (base): Spleeter's vocals alone transcribe worse than the mix (60.6 vs 53.0 %
 # WER: its artefacts hurt more than the accompaniment), the mix with the vocals added once more
@@ -396,6 +399,9 @@ class BatchOptions(Checked):
                               f"(got {','.join(self.formats) or 'nothing'})")
         if not any(self.extensions):
             raise OptionError("--ext needs at least one extension")
+        if "lrc" in self.formats and "elrc" in self.formats:
+            raise OptionError("--format lrc and elrc both write song.lrc: choose one (elrc has "
+                              "the line times of lrc plus a time per word)")
 
 
 # Options groups nested in TranscribeOptions, by field name.

@@ -1,11 +1,13 @@
 """Lyrics layout and file formats: written, parsed back, atomic."""
 
 import os
+import re
 
 import pytest
 
 from alt_cli.fileio import atomic_write, atomic_write_text
 from alt_cli.formats import render_lrc, render_srt, render_txt, render_vtt
+from alt_cli.karaoke import render_ass, render_elrc
 from alt_cli.lyrics import assign_sections, clean_text, layout_lines, split_at_rests
 from alt_cli.options import LayoutOptions
 from alt_cli.schema import LyricLine, Word
@@ -121,3 +123,46 @@ def test_sections_open_after_long_rest_and_junk_is_dropped():
         ("first line", 0), ("second line", 1), ("new section", 2)
     ]
     assert [line.section for line in assign_sections(lines, section_gap=100)] == [0, 0, 0]
+
+
+KARAOKE = [
+    LyricLine(12.0, 14.0, "Some words here", 0, (
+        Word(" Some", 12.0, 12.5, 0.9), Word(" words", 12.6, 13.1, 0.8),
+        Word(" here", 13.4, 14.0, 0.7))),
+    LyricLine(20.0, 21.5, "untimed line", 1),
+]
+_ELRC_LINE = re.compile(r"^\[(\d{2}:\d{2}\.\d{2})\]((?:<\d{2}:\d{2}\.\d{2}>[^<]+ )+)"
+                        r"<(\d{2}:\d{2}\.\d{2})>$")
+
+
+def test_enhanced_lrc_has_a_tag_per_word_and_the_line_end():
+    text = render_elrc(KARAOKE, ["[ti:Song]", "[re:alt]"])
+    rows = text.splitlines()
+    assert rows[:2] == ["[ti:Song]", "[re:alt]"]
+    match = _ELRC_LINE.match(rows[2])
+    assert match, rows[2]
+    assert match[1] == "00:12.00" and match[3] == "00:14.00"
+    tags = re.findall(r"<(\d{2}:\d{2}\.\d{2})>([^<]*)", match[2])
+    assert tags == [("00:12.00", "Some "), ("00:12.60", "words "), ("00:13.40", "here ")]
+    assert rows[3] == "[00:20.00]untimed line"  # no word times: a plain LRC line
+    assert [start for start, _ in parse_lrc(text)] == [12.0, 20.0]
+
+
+def test_ass_karaoke_parses_back_with_one_event_per_line():
+    import pysubs2
+
+    subs = pysubs2.SSAFile.from_string(render_ass(KARAOKE, title="Song"))
+    assert len(subs) == 2 and subs.info["Title"] == "Song"
+    first = subs[0]
+    assert (first.start, first.end) == (12000, 14000)
+    ks = [int(k) for k in re.findall(r"\\k(\d+)", first.text)]
+    assert ks == [50, 10, 50, 30, 60]  # word, gap, word, gap, word (centiseconds)
+    assert sum(ks) == 200 and first.plaintext == "Some words here"
+    assert re.fullmatch(r"\{\\k150\}untimed line", subs[1].text)
+
+
+def test_cue_text_is_escaped():
+    line = [LyricLine(1.0, 2.0, "Rock & roll <3 --> forever", 0)]
+    vtt = render_vtt(line)
+    assert "Rock &amp; roll &lt;3 -&gt; forever" in vtt and vtt.count("-->") == 1
+    assert render_srt(line).count("-->") == 1
