@@ -323,7 +323,10 @@ def transcribe_native(
     """Whisper's own long-form transcribe() on the whole song: the baseline.
 
     With no language given, Whisper detects it from the first 30 s, as plain Whisper does.
+    Seeded like the windows: its fallback temperatures sample, and unseeded the baseline's
+    lyrics depended on what the process had drawn from torch's generator before.
     """
+    torch.manual_seed(SAMPLING_SEED)
     with torch.inference_mode():
         result = whisper.transcribe(
             model, audio16k, language=language, task="transcribe", verbose=None,
