@@ -218,14 +218,15 @@ class BatchRunner:
         if self.overwrite:
             return Verdict(TODO)
         try:
-            return inspect(job.outputs, job.source, self.transcriber.settings_key)
+            return inspect(job.outputs, job.source, self.transcriber.result_key(job.source))
         except OSError:  # the song cannot be read: transcribing it will say why
             return Verdict(TODO)
 
     def _triage(self, job: Job, summary: BatchSummary, quiet_skip: bool) -> bool:
         """Whether the job is to be done; records it as failed or skipped otherwise."""
-        verdict = Verdict(TODO) if job.problem else self.verdict(job)
-        problem = job.problem or (verdict.reason if verdict.blocks else None)
+        problem = job.problem or self.transcriber.problem(job.source)
+        verdict = Verdict(TODO) if problem else self.verdict(job)
+        problem = problem or (verdict.reason if verdict.blocks else None)
         if problem:
             summary.failed.append((job.source, problem))
             self.reporter.error(f"{job.source}: {problem}")
@@ -312,7 +313,7 @@ class BatchRunner:
             texts = render_outputs(result, job.outputs, document)
             _remove_stale_temporaries({**job.outputs, "record": record_path(job.outputs)})
             write_record(job.outputs, job.source, prepared.audio.content_hash,
-                         self.transcriber.settings_key, texts)
+                         self.transcriber.result_key(job.source), texts)
             for fmt, path in job.outputs.items():
                 atomic_write_text(path, texts[fmt])
             written = list(job.outputs.values())

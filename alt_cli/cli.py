@@ -18,7 +18,9 @@ import click
 
 from alt_cli.errors import AltError
 from alt_cli.options import (
+    ALIGN_FORMATS,
     NESTED,
+    AlignOptions,
     BatchOptions,
     OptionError,
     Setting,
@@ -131,19 +133,51 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Print timings and tracebacks too.")
 def transcribe(inputs: tuple[Path, ...], quiet: bool, verbose: bool, **params: Any) -> None:
-    """Transcribe the lyrics of songs and music folders into txt / lrc / srt / vtt / json.
+    """Transcribe the lyrics of songs and music folders into txt / lrc / elrc / ass / srt /
+    vtt / json.
 
     Folders are walked recursively; songs whose outputs exist are skipped, so re-running an
     interrupted command does only what is left.  Exit status: 0 when nothing failed, 3 when
     some songs failed (the others are done), 1 when every song failed or nothing could start.
     """
+    batch = _build(lambda: batch_options_from(params))
+    _run_batch(inputs, batch, _build(lambda: transcribe_options_from(params)), quiet, verbose)
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@settings_options([("batch" + SEP, BatchOptions), ("align" + SEP, AlignOptions),
+                   *TRANSCRIBE_GROUPS])
+@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@click.option("-v", "--verbose", is_flag=True, help="Print timings and tracebacks too.")
+def align(inputs: tuple[Path, ...], quiet: bool, verbose: bool, **params: Any) -> None:
+    """Place lyrics you already have on the audio: word-timed lrc, ass karaoke, srt, json.
+
+    `alt align SONG LYRICS.txt` aligns one song; `alt align SONG_OR_FOLDER ...` pairs each song
+    with the same-name .txt beside it (song.mp3 + song.txt).  The text is kept as written: one
+    line per line, a blank line between sections.  Folders behave as in `alt transcribe`.
+    """
+    given = _given(params, "batch" + SEP, BatchOptions)
+    given.setdefault("formats", ALIGN_FORMATS)
+    batch = _build(lambda: BatchOptions(**given))
+    if "txt" in batch.formats:
+        _fail("alt align writes no txt: the lyrics .txt is its input", EXIT_USAGE)
+    force = _build(lambda: AlignOptions(**_given(params, "align" + SEP, AlignOptions))).force
+    pairs: dict[Path, Path] = {}
+    if len(inputs) == 2 and inputs[1].suffix.lower() == ".txt" and not inputs[0].is_dir():
+        pairs, inputs = {inputs[0]: inputs[1]}, inputs[:1]
+    _run_batch(inputs, batch, _build(lambda: transcribe_options_from(params)), quiet, verbose,
+               align=(pairs, force))
+
+
+def _run_batch(inputs: tuple[Path, ...], batch: BatchOptions, options: TranscribeOptions,
+               quiet: bool, verbose: bool, align: tuple[dict, bool] | None = None) -> None:
+    """Discover the songs, check everything, run them, summarise, exit with the status."""
     from alt_cli.batch import BatchRunner, discover
     from alt_cli.fileio import ensure_writable_dir
     from alt_cli.pipeline import Transcriber
     from alt_cli.progress import Reporter
 
-    batch = _build(lambda: batch_options_from(params))
-    options = _build(lambda: transcribe_options_from(params))
     reporter = Reporter(quiet=quiet, verbose=verbose)
     jobs = discover(inputs, batch.formats, batch.output_dir, recursive=batch.recursive,
                     extensions=batch.extensions)
@@ -158,11 +192,15 @@ def transcribe(inputs: tuple[Path, ...], quiet: bool, verbose: bool, **params: A
         reporter.debug(f"threads: {threads} ({cores} cores, {busy} busy with other work, "
                        f"{batch.jobs} job(s); --threads N overrides)")
     try:
-        transcriber = Transcriber(options, reporter)
+        subject = Transcriber(options, reporter)
+        if align is not None:
+            from alt_cli.alignment import Aligner
+
+            subject = Aligner(subject, lyrics=align[0], force=align[1])
     except AltError as exc:
         _fail(str(exc), EXIT_USAGE if isinstance(exc, OptionError) else EXIT_ERROR)
     if batch.dry_run:
-        planner = BatchRunner(transcriber, reporter, overwrite=batch.overwrite)
+        planner = BatchRunner(subject, reporter, overwrite=batch.overwrite)
         for job in jobs:
             outputs = ", ".join(map(str, job.outputs.values()))
             click.echo(f"{planner.plan(job)}: {job.source} -> {outputs}")
@@ -170,12 +208,12 @@ def transcribe(inputs: tuple[Path, ...], quiet: bool, verbose: bool, **params: A
     try:  # everything that can fail for all songs fails now, before the first one
         if batch.output_dir is not None:
             ensure_writable_dir(batch.output_dir, "output folder", "choose another -o")
-        transcriber.prepare()
+        subject.prepare()
     except AltError as exc:
         _fail(str(exc), EXIT_USAGE if isinstance(exc, OptionError) else EXIT_ERROR)
     report = open(batch.report, "a", encoding="utf-8") if batch.report else None  # noqa: SIM115
     try:
-        runner = BatchRunner(transcriber, reporter, overwrite=batch.overwrite, jobs=batch.jobs,
+        runner = BatchRunner(subject, reporter, overwrite=batch.overwrite, jobs=batch.jobs,
                              report=report)
         summary = runner.run(jobs)
     finally:

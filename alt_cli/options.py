@@ -404,6 +404,17 @@ class BatchOptions(Checked):
                               "the line times of lrc plus a time per word)")
 
 
+ALIGN_FORMATS = ("elrc", "ass", "json")  # what `alt align` writes unless -f says otherwise
+
+
+@dataclass(frozen=True)
+class AlignOptions(Checked):
+    """What `alt align` adds to `alt transcribe`'s settings."""
+
+    force: bool = setting(False, "--force", "Align lyrics even when most of their words were "
+                          "not heard (they may belong to another song).", "bool", shown="off")
+
+
 # Options groups nested in TranscribeOptions, by field name.
 NESTED = {"separation": SeparatorOptions, "vad": VadOptions, "asr": AsrOptions,
           "layout": LayoutOptions}

@@ -182,6 +182,14 @@ class Transcriber:
         return settings_key(self.options, device=self.device, model=self.model_name,
                             separator=self.separator_name)
 
+    def problem(self, source: Path) -> str | None:
+        """Why ``source`` cannot be done, known before any work (None: nothing known)."""
+        return None
+
+    def result_key(self, source: Path) -> str:
+        """What decides the result for ``source``: the settings (the song does not add any)."""
+        return self.settings_key
+
     @property
     def whisper_model(self):
         return self.models.whisper(self.model_name, self.device, self.cache_dir)[0]

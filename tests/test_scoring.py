@@ -197,3 +197,27 @@ def test_words_in_instrumental_passages():
         LyricLine(41.0, 42.0, "sung", 0, (Word(" sung", 41.0, 42.0),)),
     ]
     assert instrumental_words(lines, sung) == 3 + 0 + 4 + 0
+
+
+@pytest.mark.parametrize(("shift", "drop", "mae", "close"), [
+    (0.0, None, 0.0, 1.0),  # perfect
+    (0.5, None, 0.5, 0.0),  # every word half a second late
+    (0.0, 2, 0.0, 1.0),  # a word missing: not paired, the rest perfect
+])
+def test_onset_metrics_on_hand_made_timings(shift, drop, mae, close):
+    from alt_cli.bench.timing import TimedWord, onset_errors, timing_metrics
+    from alt_cli.schema import LyricLine, Word
+
+    reference = [TimedWord("here", 1.0, True), TimedWord("we", 1.5, False),
+                 TimedWord("go", 2.0, False), TimedWord("hey", 5.0, True)]
+    words = [Word(" Here", 1.0 + shift, 1.4), Word(" we", 1.5 + shift, 1.9),
+             Word(" go!", 2.0 + shift, 2.5), Word(" hey", 5.0 + shift, 5.5)]
+    if drop is not None:
+        words.pop(drop)
+    hypothesis = [LyricLine(words[0].start, words[-1].end, "x", 0, tuple(words))]
+    record = onset_errors(hypothesis, reference)
+    metrics = timing_metrics([record])
+    assert metrics["onset_mae"] == pytest.approx(mae)
+    assert metrics["onset_0.3"] == pytest.approx(close)
+    assert metrics["line_mae"] == pytest.approx(mae)
+    assert metrics["paired"] == pytest.approx((4 - (drop is not None)) / 4)

@@ -28,6 +28,7 @@ from alt_cli.options import (
 )
 
 MODES = ("long", "short")
+TASKS = ("transcribe", "align")
 ASR_INPUT_STEM = "stem"  # the benchmark's true vocal stem (MUSDB-ALT)
 # TranscribeOptions settings that a configuration or a song decides, not a bench-wide flag.
 BENCH_PER_CONFIG = frozenset({"model", "separation.separator", "segmenter", "asr_input",
@@ -44,6 +45,9 @@ class BenchRequest(Checked):
         shown="download from the Hub", metavar="DIR")
     mode: str = setting("long", "--mode", "long = whole songs; short = reference lines and "
                         "grouped lines.", "choice", choices=MODES)
+    task: str = setting("transcribe", "--task", "transcribe = lyrics from audio (WER); align = "
+                        "`alt align` of lyrics_jamendo/ scored against word_timings/ (onset "
+                        "errors).", "choice", choices=TASKS)
     models: tuple[str, ...] | None = setting(
         None, "--model", "Comma list of Whisper models.", "list", short="-m",
         shown="large-v2 on a GPU, base on a CPU", metavar="LIST")

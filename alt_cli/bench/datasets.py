@@ -57,6 +57,9 @@ class BenchSong:
     vocals_stem: Path | None = None
     artist: str = ""
     title: str = ""
+    # JamendoLyrics' own lyrics text and its human word timings (the alignment task).
+    lyrics_jamendo: Path | None = None
+    word_timings: Path | None = None
 
 
 @dataclass
@@ -155,12 +158,16 @@ def load_dataset(
             raise AltError(f"{name}: no language in the manifest or {data_dir}/metadata.csv")
         timings = data_dir / "line_timings" / f"{name}.csv"
         stem = data_dir / "stems" / name / "vocals.wav"
+        jamendo = data_dir / "lyrics_jamendo" / f"{name}.txt"
+        word_timings = data_dir / "word_timings" / f"{name}.csv"
         selected.append(BenchSong(
             name=name, language=language, audio=audio, lyrics=lyrics,
             lyrics_tagged=_optional_text(data_dir / "lyrics_tagged" / f"{name}.txt"),
             line_timings=timings if timings.is_file() else None,
             vocals_stem=stem if stem.is_file() else None,
             artist=row.get("artist", ""), title=row.get("title", ""),
+            lyrics_jamendo=jamendo if jamendo.is_file() else None,
+            word_timings=word_timings if word_timings.is_file() else None,
         ))  # fmt: skip
         if limit and len(selected) >= limit:
             break

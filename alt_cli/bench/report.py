@@ -33,6 +33,7 @@ from alt_cli.bench.configs import (
 from alt_cli.bench.datasets import DatasetSelection, load_dataset
 from alt_cli.bench.runner import BenchPlan, BenchRunner, SongRun
 from alt_cli.bench.scoring import language_code, score_by_language, score_corpus, score_song
+from alt_cli.bench.timing import timing_metrics
 from alt_cli.errors import AltError
 from alt_cli.fileio import atomic_write_text
 from alt_cli.formats import render_json
@@ -51,6 +52,12 @@ METRIC_COLUMNS = [
     ("inst_words", "instr. words", 0), ("inst_per_min", "per instr. min", 0),
 ]  # fmt: skip
 STAGES = ("decode", "separation", "vad", "asr", "total")
+TIMING_COLUMNS = [
+    ("onset_mae", "onset MAE s", 1), ("onset_median", "median s", 1),
+    ("onset_0.3", "≤0.3 s %", 100), ("onset_1.0", "≤1 s %", 100),
+    ("line_mae", "line MAE s", 1), ("line_0.3", "line ≤0.3 s %", 100),
+    ("paired", "words paired %", 100),
+]  # fmt: skip
 
 
 def format_metric(value: Any, scale: float) -> str:
@@ -87,12 +94,18 @@ def _config_key(run: SongRun) -> tuple[str, str]:
     return run.config.label, run.level
 
 
-def render_table(summary: list[dict[str, Any]]) -> str:
-    """Markdown table of the pooled ('all' languages) rows."""
+def render_table(summary: list[dict[str, Any]], task: str = "transcribe") -> str:
+    """Markdown table of the pooled ('all' languages) rows; the word-timing table too where
+    the songs have human word timings (the only table of the align task)."""
     rows = [([row["configuration"], row["level"], str(row["songs"])], row)
             for row in summary if row["language"] == "all"]
-    return metrics_table(rows, ["configuration", "level", "songs"],
-                         trailing=[("rtf", "RTF", 1)])
+    leading = ["configuration", "level", "songs"]
+    tables = []
+    if task != "align":
+        tables.append(metrics_table(rows, leading, trailing=[("rtf", "RTF", 1)]))
+    if any("onset_mae" in row for _, row in rows):
+        tables.append(metrics_table(rows, leading, TIMING_COLUMNS, trailing=[("rtf", "RTF", 1)]))
+    return "\n".join(tables)
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
@@ -113,6 +126,12 @@ def _instrumental(runs: list[SongRun]) -> dict[str, float | None]:
         return {}
     words, minutes = sum(k["words"] for k in known), sum(k["minutes"] for k in known)
     return {"inst_words": words, "inst_per_min": words / minutes if minutes else None}
+
+
+def _timing(runs: list[SongRun]) -> dict[str, float | None]:
+    """Word-onset errors pooled over the runs' paired words (none without word timings)."""
+    records = [run.timing for run in runs if run.timing]
+    return timing_metrics(records) if records and len(records) == len(runs) else {}
 
 
 def score_runs(runs: list[SongRun], out_dir: Path) -> tuple[list[dict], list[dict]]:
@@ -137,7 +156,7 @@ def score_runs(runs: list[SongRun], out_dir: Path) -> tuple[list[dict], list[dic
             "asr_input": run.config.asr_input, "variant": run.config.variant,
             "duration": round(run.duration, 2),
             **{f"time_{k}": round(v, 2) for k, v in run.timings.items()},
-            **result.metrics, **_instrumental([run]),
+            **result.metrics, **_instrumental([run]), **_timing([run]),
         })  # fmt: skip
     summary = []
     for (label, level), members in groups.items():
@@ -150,7 +169,7 @@ def score_runs(runs: list[SongRun], out_dir: Path) -> tuple[list[dict], list[dic
         wall = sum(r.timings.get("total", 0.0) for r in members)
         base = {"configuration": label, "level": level, "rtf": wall / audio if audio else None}
         summary.append({**base, "language": "all", "songs": len(members), **pooled.metrics,
-                        **_instrumental(members)})
+                        **_instrumental(members), **_timing(members)})
         by_language = score_by_language(*args, tagged_references=tagged_arg)
         for language, scored in sorted(by_language.items()):
             count = sum(r.song.language == language for r in members)
@@ -219,7 +238,7 @@ def bench_command(dataset: str, request: BenchRequest, base: TranscribeOptions,
                       "set: its MUSDB-ALT numbers are optimistic")
     out_dir = request.out or _default_out(dataset, request.mode)
     plan = BenchPlan(configs=tuple(configs), out_dir=out_dir, base=base, mode=request.mode,
-                     variants=variants)
+                     variants=variants, task=request.task)
     for config in configs:  # a bad combination fails now, not after the first song
         config_options(config, base, variants, "en")
     return run_bench(selection, plan, reporter)
@@ -254,7 +273,7 @@ def run_bench(selection: DatasetSelection, plan: BenchPlan, reporter: Reporter) 
             runs.extend(runner.run_song(song, configs))
             bar.update(1)
     song_rows, summary = score_runs(runs, out_dir)
-    table = render_table(summary)
+    table = render_table(summary, plan.task)
     atomic_write_text(out_dir / "songs.csv", _csv(song_rows))
     atomic_write_text(out_dir / "summary.csv", _csv(summary))
     atomic_write_text(out_dir / "summary.md", table)

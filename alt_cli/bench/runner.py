@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from alt_cli.alignment import Aligner
 from alt_cli.audio import SongAudio, load_song, stereo_to_mono16k, whisper_input
 from alt_cli.bench.configs import ASR_INPUT_STEM, BenchConfig, Variant, config_options
 from alt_cli.bench.datasets import BenchSong
 from alt_cli.bench.instrumental import instrumental_seconds, instrumental_words
 from alt_cli.bench.shortform import read_line_timings, short_form_items, strip_tags
+from alt_cli.bench.timing import onset_errors, read_word_timings
 from alt_cli.errors import AltError
 from alt_cli.fileio import atomic_write_text
 from alt_cli.formats import render_json, render_txt
@@ -39,6 +41,7 @@ class BenchPlan:
     base: TranscribeOptions  # the settings every configuration starts from
     mode: str = "long"
     variants: tuple[Variant, ...] = ()
+    task: str = "transcribe"
 
 
 @dataclass
@@ -56,6 +59,9 @@ class SongRun:
     # Words in instrumental passages and the instrumental minutes (long mode, with line
     # timings); see :mod:`alt_cli.bench.instrumental`.
     instrumental: dict[str, float] | None = None
+    # Word-onset errors against human timings (long mode, with word_timings/); see
+    # :mod:`alt_cli.bench.timing`.
+    timing: dict | None = None
 
 
 def reference_line_spans(song: BenchSong) -> list[tuple[float, float]] | None:
@@ -122,7 +128,8 @@ class BenchRunner:
         return hashes
 
     def hyp_path(self, config: BenchConfig, level: str, song: BenchSong) -> Path:
-        folder = self.plan.out_dir / "hypotheses" / config.label
+        task = "" if self.plan.task == "transcribe" else f"-{self.plan.task}"
+        folder = self.plan.out_dir / f"hypotheses{task}" / config.label
         if level != "song":
             folder = folder / level
         return folder / f"{song.name}.txt"
@@ -138,7 +145,7 @@ class BenchRunner:
             made_with = self.options_for(config, song.language)
             # "auto" and the device it stands for here are the same setting.
             made_with = with_settings(made_with, {"device": resolve_device(made_with.device)})
-            settings = settings_key(made_with)
+            settings = settings_key(made_with, task=self.plan.task)
             saved = (json.loads(timings_path.read_text(encoding="utf-8"))
                      if timings_path.is_file() else {})
             # Reused only if made with the same settings (a changed default redoes the song).
@@ -146,7 +153,7 @@ class BenchRunner:
                 texts = {level: p.read_text(encoding="utf-8") for level, p in paths.items()}
                 refs = saved["references"]
                 duration, timings = saved["duration"], saved["timings"]
-                instrumental = saved.get("instrumental")
+                instrumental, timing = saved.get("instrumental"), saved.get("timing")
                 self.reporter.debug(f"{song.name} [{config.label}]: reused")
             else:
                 decode_s = 0.0
@@ -154,7 +161,7 @@ class BenchRunner:
                     started = time.perf_counter()
                     audio = load_song(song.audio)
                     decode_s = time.perf_counter() - started
-                texts, refs, timings, instrumental = self._transcribe(song, audio, config)
+                texts, refs, timings, instrumental, timing = self._transcribe(song, audio, config)
                 timings = {**timings, "decode": decode_s,
                            "total": timings.get("total", 0.0) + decode_s}
                 duration = audio.duration
@@ -162,10 +169,11 @@ class BenchRunner:
                     atomic_write_text(path, texts[level])
                 atomic_write_text(timings_path, render_json(
                     {"duration": duration, "timings": timings, "references": refs,
-                     "settings": settings, "instrumental": instrumental}))
+                     "settings": settings, "instrumental": instrumental, "timing": timing}))
             for level in levels:
                 runs.append(SongRun(song, config, level, texts[level], refs[level]["plain"],
-                                    refs[level]["tagged"], duration, timings, instrumental))
+                                    refs[level]["tagged"], duration, timings, instrumental,
+                                    timing))
         return runs
 
     def _transcribe(self, song: BenchSong, audio: SongAudio, config: BenchConfig):
@@ -173,14 +181,22 @@ class BenchRunner:
         stem = true_stem(song, audio) if config.asr_input == ASR_INPUT_STEM else None
         started = time.perf_counter()
         if self.plan.mode == "long":
-            result = transcriber.transcribe(audio, separated=stem)
+            subject = transcriber
+            if self.plan.task == "align":
+                if song.lyrics_jamendo is None or song.word_timings is None:
+                    raise AltError(f"{song.name}: --task align needs lyrics_jamendo/ and "
+                                   f"word_timings/ for it")
+                subject = Aligner(transcriber, {song.audio: song.lyrics_jamendo}, force=True)
+            result = subject.transcribe(audio, separated=stem)
+            timing = (onset_errors(result.lines, read_word_timings(song.word_timings))
+                      if song.word_timings is not None else None)
             refs = {"song": {"plain": song.lyrics, "tagged": song.lyrics_tagged}}
             spans = reference_line_spans(song)
             instrumental = None if spans is None else {
                 "words": instrumental_words(result.lines, spans),
                 "minutes": round(instrumental_seconds(spans, audio.duration) / 60, 4),
             }
-            return {"song": render_txt(result.lines)}, refs, result.timings, instrumental
+            return {"song": render_txt(result.lines)}, refs, result.timings, instrumental, timing
         if song.line_timings is None:
             raise AltError(f"{song.name}: no line_timings/{song.name}.csv for --mode short")
         items = short_form_items(read_line_timings(song.line_timings), duration=audio.duration)
@@ -195,4 +211,4 @@ class BenchRunner:
             refs[level] = {"plain": "\n".join(strip_tags(item.text) for item in chosen) + "\n",
                            "tagged": tagged}
         elapsed = time.perf_counter() - started
-        return texts, refs, {"total": elapsed, "asr": elapsed}, None
+        return texts, refs, {"total": elapsed, "asr": elapsed}, None, None
