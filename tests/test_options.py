@@ -16,6 +16,7 @@ from alt_cli.cli import bench, cli, transcribe
 from alt_cli.errors import AltError
 from alt_cli.options import (
     NESTED,
+    AlignOptions,
     AsrOptions,
     BatchOptions,
     TranscribeOptions,
@@ -39,6 +40,7 @@ def test_readme_tables_are_the_declarations():
     assert options_table() in readme, "README's alt transcribe table drifted: regenerate it " \
         "with `python -m alt_cli.options`"
     assert options_table((BenchRequest,)) in readme, "README's alt bench table drifted"
+    assert options_table((AlignOptions,)) in readme, "README's alt align table drifted"
 
 
 def test_every_setting_is_a_flag_of_transcribe_and_bench():

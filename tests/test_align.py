@@ -1,0 +1,112 @@
+"""`alt align`: the user's lyrics placed on the audio; unit cases for the word matching, and the
+real tiny.en + Spleeter on the bundled example song."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from alt_cli.alignment import match_words, read_lyrics, spread_to_windows
+from alt_cli.errors import AltError
+from tests.conftest import EXAMPLE_LINE
+from tests.lyrics_files import parse_lrc
+
+
+def test_lyrics_are_read_as_written(tmp_path):
+    path = tmp_path / "song.txt"
+    path.write_text("\ufeffFirst line, here\nSecond (ooh)\n\n\nChorus line!\n", encoding="utf-8")
+    lines = read_lyrics(path)
+    assert [line.text for line in lines] == ["First line, here", "Second (ooh)", "Chorus line!"]
+    assert [line.section for line in lines] == [0, 0, 1]
+    assert lines[0].words == ("First", "line,", "here")
+    (tmp_path / "empty.txt").write_text("\n\n", encoding="utf-8")
+    with pytest.raises(AltError, match="no lyrics"):
+        read_lyrics(tmp_path / "empty.txt")
+
+
+def test_words_match_through_case_accents_and_punctuation():
+    user = ["Qué", "bonito,", "es", "el", "MAR", "azul"]
+    heard = ["que", "bonito", "el", "mar", "azur"]
+    pairs, equal = match_words(user, heard)
+    assert pairs[0] == 0 and pairs[1] == 1 and pairs[4] == 3
+    assert pairs[2] is None  # "es" was not heard
+    assert pairs[5] == 4 and equal == 4  # "azul"/"azur" pair up but are not equal
+
+
+def test_unheard_words_follow_their_nearest_heard_neighbour():
+    assert spread_to_windows([0, None, None, 1, None]) == [0, 0, 1, 1, 1]
+    assert spread_to_windows([None, 2, None]) == [2, 2, 2]
+    assert spread_to_windows([None, None]) == [0, 0]
+
+
+def _align(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, "-m", "alt_cli.cli", "align", *args],
+                          capture_output=True, text=True, check=False, env=env)
+
+
+@pytest.fixture()
+def song(tmp_path, example_song):
+    path = tmp_path / "example.mp3"
+    shutil.copy(example_song, path)
+    return path
+
+
+def _common(cache) -> list[str]:
+    return ["--model", "tiny.en", "--separator", "spleeter", "--cache-dir", str(cache)]
+
+
+@pytest.mark.slow
+def test_known_line_is_placed_in_order_inside_the_sung_span(song, session_cache):
+    lyrics = song.with_suffix(".txt")
+    lyrics.write_text("It always seems like time stands still\nwhen I'm with you\n",
+                      encoding="utf-8")
+    proc = _align(str(song), *_common(session_cache), "-f", "elrc,ass,srt,json")
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(song.with_suffix(".json").read_text(encoding="utf-8"))
+    words = [w for line in document["lines"] for w in line["words"]]
+    assert [w["text"].strip() for w in words] == EXAMPLE_LINE.split()
+    starts = [w["start"] for w in words]
+    assert starts == sorted(starts) and 0.5 < starts[0] < 4.0 and starts[-1] < 10.9
+    assert [line["text"] for line in document["lines"]] == [
+        "It always seems like time stands still", "when I'm with you"]  # as written
+    lrc = song.with_suffix(".lrc").read_text(encoding="utf-8")
+    timed = [row for row in lrc.splitlines() if re.match(r"^\[\d{2}:\d{2}\.\d{2}\]", row)]
+    assert len(timed) == 2 and all(re.fullmatch(
+        r"\[\d{2}:\d{2}\.\d{2}\](?:<\d{2}:\d{2}\.\d{2}>[^<]+ )+<\d{2}:\d{2}\.\d{2}>", row)
+        for row in timed)
+    assert [t for t, _ in parse_lrc(lrc)] == sorted(t for t, _ in parse_lrc(lrc))
+    import pysubs2
+
+    subs = pysubs2.load(str(song.with_suffix(".ass")))
+    assert [event.plaintext for event in subs] == [
+        "It always seems like time stands still", "when I'm with you"]
+    assert lyrics.read_text(encoding="utf-8").startswith("It always")  # the input untouched
+
+
+@pytest.mark.slow
+def test_other_songs_lyrics_are_refused_and_invented_lines_reported(song, tmp_path,
+                                                                    session_cache):
+    other = tmp_path / "other.txt"
+    other.write_text("Dans la nuit noire je marche seul\nPersonne ne répond à mes cris\n"
+                     "Les pavés mouillés brillent encore\n", encoding="utf-8")
+    refused = _align(str(song), str(other), *_common(session_cache))
+    assert refused.returncode == 1
+    assert "do not seem to belong to this song" in refused.stderr and "--force" in refused.stderr
+    assert not song.with_suffix(".lrc").exists()
+
+    extra = tmp_path / "extra.txt"
+    extra.write_text("It always seems like time stands still when I'm with you\n"
+                     "Purple elephants dance on frozen volcanoes tonight\n", encoding="utf-8")
+    proc = _align(str(song), str(extra), *_common(session_cache))
+    assert proc.returncode == 0, proc.stderr
+    assert "line 2 ('Purple elephants dance on frozen volcanoes tonight') was not heard" \
+        in proc.stderr
+    document = json.loads(song.with_suffix(".json").read_text(encoding="utf-8"))
+    assert len(document["lines"]) == 2  # reported, never dropped
