@@ -77,6 +77,8 @@ def ensure_writable_dir(folder: Path, what: str, fix: str) -> None:
     :class:`AltError` naming the folder, why, and ``fix`` (what the user can do)."""
     from alt_cli.errors import AltError
 
+    if folder.exists() and not folder.is_dir():
+        raise AltError(f"{what} {folder} is not usable (it is a file, not a folder): {fix}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".alt-probe-", dir=folder)
