@@ -1,12 +1,12 @@
 """Place lyrics the user already has on the audio (``alt align``).
 
 The method reuses alt's own stages.  The song is separated and cut into RMS-VAD windows and
-transcribed once, as ``alt transcribe`` does; the user's words are then split over the windows
-where that first transcription heard them (:func:`assign_windows`).  Each window is then
+transcribed once, as ``alt transcribe`` does; the user's words are then matched to that first
+transcription by an edit-distance alignment of words, which tells which window each user word is
+sung in (unmatched words follow their nearest matched neighbour).  Each window is then
 force-aligned alone: Whisper's cross-attention alignment (``whisper.timing.find_alignment``) of
 exactly the user's tokens assigned to it, so a window only aligns the words sung in it and a
-mistake stays inside its window.  An edit-distance alignment of the words
-(:func:`match_words`) says which of them were heard at all.
+mistake stays inside its window.
 
 The user's text is kept as written (lines, blank lines between sections, case, punctuation).
 A line none of whose words were heard in the first transcription is reported as unplaced (its
@@ -106,53 +106,19 @@ def match_words(user: Sequence[str], heard: Sequence[str]) -> tuple[list[int | N
     return result, equal
 
 
-COUNT_WEIGHT = 0.3  # score lost per word a window gets more or fewer than it was heard to hold
-
-
-def assign_windows(user: Sequence[str], heard_by_window: Sequence[Sequence[str]]) -> list[int]:
-    """The window of each user word: a monotonic split of the text over the windows that
-    maximises the words found among those heard in their window, less ``COUNT_WEIGHT`` per
-    word a window gets beyond or short of the number heard in it.
-
-    Why not the word-by-word alignment alone: a chorus sung twice and heard once gives that
-    alignment two equally good places for the heard copy, and it picked the later one, piling a
-    whole chorus into the next window (12 s early on one dev song).  Matching words per window
-    and keeping each window's word count near what was heard there puts each copy where it was
-    sung.  Dynamic programming over (window, first word of the next window): O(windows x n^2).
-    """
-    n, count = len(user), len(heard_by_window)
-    if count == 0:
-        return [0] * n
-    norm = [normalise(word) for word in user]
-    found = []  # found[w][i]: user words among the first i that window w heard
-    for heard in heard_by_window:
-        bag = {normalise(word) for word in heard}
-        prefix = [0]
-        for word in norm:
-            prefix.append(prefix[-1] + (word in bag))
-        found.append(prefix)
-    minus_inf = float("-inf")
-    best = [[minus_inf] * (n + 1) for _ in range(count + 1)]  # best[w][e]: windows < w take [0, e)
-    back = [[0] * (n + 1) for _ in range(count + 1)]
-    best[0][0] = 0.0
-    for w in range(count):
-        expected = len(heard_by_window[w])
-        last = w == count - 1
-        for start in range(n + 1):
-            if best[w][start] == minus_inf:
-                continue
-            ends = (n,) if last else range(start, n + 1)
-            for end in ends:
-                score = (best[w][start] + found[w][end] - found[w][start]
-                         - COUNT_WEIGHT * abs((end - start) - expected))
-                if score > best[w + 1][end]:
-                    best[w + 1][end], back[w + 1][end] = score, start
-    out, end = [0] * n, n
-    for w in range(count, 0, -1):
-        start = back[w][end]
-        for i in range(start, end):
-            out[i] = w - 1
-        end = start
+def spread_to_windows(anchors: Sequence[int | None]) -> list[int]:
+    """Each word's window: its anchor's, else its nearest anchored neighbour's (the earlier
+    one on a tie), so unheard words stay between the words around them."""
+    known = [i for i, window in enumerate(anchors) if window is not None]
+    if not known:
+        return [0] * len(anchors)
+    out = []
+    for i, window in enumerate(anchors):
+        if window is not None:
+            out.append(window)
+            continue
+        nearest = min(known, key=lambda k: (abs(k - i), k > i))
+        out.append(anchors[nearest])  # type: ignore[arg-type]
     return out
 
 
@@ -207,9 +173,7 @@ def place_lyrics(model, audio16k: np.ndarray, windows: Sequence[Window], languag
                 heard_window.append(index)
     pairs, equal = match_words(user, heard)
     anchors = [heard_window[p] if p is not None else None for p in pairs]
-    heard_by_window = [[w for w, i in zip(heard, heard_window, strict=True) if i == index]
-                       for index in range(len(windows))]
-    per_word = assign_windows(user, heard_by_window)
+    per_word = spread_to_windows(anchors)
     tokenizer = model_tokenizer(model, language)
     times: list[tuple[float, float, float] | None] = [None] * len(user)
     for index, window in enumerate(windows):

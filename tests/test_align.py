@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from alt_cli.alignment import match_words, read_lyrics
+from alt_cli.alignment import match_words, read_lyrics, spread_to_windows
 from alt_cli.errors import AltError
 from tests.conftest import EXAMPLE_LINE
 from tests.lyrics_files import parse_lrc
@@ -37,6 +37,12 @@ def test_words_match_through_case_accents_and_punctuation():
     assert pairs[0] == 0 and pairs[1] == 1 and pairs[4] == 3
     assert pairs[2] is None  # "es" was not heard
     assert pairs[5] == 4 and equal == 4  # "azul"/"azur" pair up but are not equal
+
+
+def test_unheard_words_follow_their_nearest_heard_neighbour():
+    assert spread_to_windows([0, None, None, 1, None]) == [0, 0, 1, 1, 1]
+    assert spread_to_windows([None, 2, None]) == [2, 2, 2]
+    assert spread_to_windows([None, None]) == [0, 0]
 
 
 def _align(*args: str) -> subprocess.CompletedProcess:
