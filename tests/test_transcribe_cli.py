@@ -62,7 +62,10 @@ def test_example_song_gives_its_line(transcribed):
 
 def test_every_format_written_and_consistent(transcribed):
     _, out = transcribed
-    assert sorted(p.suffix for p in out.iterdir()) == [".json", ".lrc", ".srt", ".txt", ".vtt"]
+    shown = [p for p in out.iterdir() if not p.name.startswith(".")]
+    assert sorted(p.suffix for p in shown) == [".json", ".lrc", ".srt", ".txt", ".vtt"]
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [
+        ".audio_example.alt.json"]  # the ownership record
     lrc = (out / "audio_example.lrc").read_text(encoding="utf-8")
     assert "[ar:Steven M Bryant]" in lrc and "[length:00:11]" in lrc
     (start, text), = parse_lrc(lrc)

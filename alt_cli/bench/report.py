@@ -200,7 +200,7 @@ def check_song_languages(selection: DatasetSelection) -> None:
     bad = []
     for song in selection.songs:
         try:
-            check_language(song.language, "multilingual")
+            check_language(song.language)
             language_code(song.language)
         except Exception:  # noqa: BLE001 - iso639 and ours raise different kinds
             bad.append(f"{song.name} ({song.language!r})")
