@@ -156,6 +156,7 @@ def align(inputs: tuple[Path, ...], quiet: bool, verbose: bool, **params: Any) -
     `alt align SONG LYRICS.txt` aligns one song; `alt align SONG_OR_FOLDER ...` pairs each song
     with the same-name .txt beside it (song.mp3 + song.txt).  The text is kept as written: one
     line per line, a blank line between sections.  Folders behave as in `alt transcribe`.
+    Without -f it writes elrc (word-timed song.lrc), ass and json.
     """
     given = _given(params, "batch" + SEP, BatchOptions)
     given.setdefault("formats", ALIGN_FORMATS)

@@ -222,6 +222,8 @@ def bench_command(dataset: str, request: BenchRequest, base: TranscribeOptions,
         reporter.info(f"{len(selection.missing)} songs of the {dataset} list are not in "
                       f"{selection.data_dir}: {', '.join(selection.missing[:5])}"
                       + (" ..." if len(selection.missing) > 5 else ""))
+    if request.task == "align" and request.mode != "long":
+        raise AltError("--task align scores whole songs: use --mode long")
     variants = tuple(parse_variant(spec) for spec in request.variants)
     separators = [  # "auto" named as what it is on this machine, in labels and results
         resolve_separator(with_settings(base.separation, {"separator": name}))
