@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -54,6 +55,7 @@ class Job:
     source: Path
     outputs: dict[str, Path]
     problem: str | None = None  # known before starting (e.g. an output-name collision)
+    name: str = ""  # the song's path below the input it was found in: what shards split on
 
 
 @dataclass
@@ -147,8 +149,25 @@ def discover(inputs: Sequence[Path], formats: Sequence[str], output_dir: Path | 
             owner = claimed.setdefault(first.resolve() if first.parent.exists() else first,
                                        source)
             problem = None if owner == source else f"same output name as {owner}"
-            jobs.append(Job(source, outputs, problem))
+            name = (source.relative_to(base) if source.is_relative_to(base) else source).as_posix()
+            jobs.append(Job(source, outputs, problem, f"{base.name}/{name}"))
     return jobs
+
+
+def shard_of(name: str, count: int) -> int:
+    """Which of ``count`` shards (1-based) a song belongs to: a hash of its name below its
+    input folder, so every machine of a job array agrees (whatever the mount point) and a song
+    added to the folder later does not move the others."""
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def select_shard(jobs: Sequence[Job], shard: tuple[int, int] | None) -> list[Job]:
+    """The jobs of shard ``(index, count)``; all of them without a shard."""
+    if shard is None:
+        return list(jobs)
+    index, count = shard
+    return [job for job in jobs if shard_of(job.name, count) == index]
 
 
 def _remove_stale_temporaries(outputs: dict[str, Path]) -> None:

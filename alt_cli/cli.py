@@ -174,7 +174,7 @@ def align(inputs: tuple[Path, ...], quiet: bool, verbose: bool, **params: Any) -
 def _run_batch(inputs: tuple[Path, ...], batch: BatchOptions, options: TranscribeOptions,
                quiet: bool, verbose: bool, align: tuple[dict, bool] | None = None) -> None:
     """Discover the songs, check everything, run them, summarise, exit with the status."""
-    from alt_cli.batch import BatchRunner, discover
+    from alt_cli.batch import BatchRunner, discover, select_shard
     from alt_cli.fileio import ensure_writable_dir
     from alt_cli.pipeline import Transcriber
     from alt_cli.progress import Reporter
@@ -184,6 +184,12 @@ def _run_batch(inputs: tuple[Path, ...], batch: BatchOptions, options: Transcrib
                     extensions=batch.extensions)
     if not jobs:
         _fail("no audio files found in " + ", ".join(str(p) for p in inputs))
+    if batch.shard_parts is not None:
+        found = len(jobs)
+        jobs = select_shard(jobs, batch.shard_parts)
+        reporter.info(f"shard {batch.shard}: {len(jobs)} of {found} songs")
+        if not jobs:
+            sys.exit(EXIT_OK)
     if options.threads is None and not batch.dry_run:
         from alt_cli.runtime import auto_threads, free_cores, set_threads
 

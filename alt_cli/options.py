@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -386,6 +387,18 @@ class BatchOptions(Checked):
                                   metavar="FILE")
     jobs: int = setting(1, "--jobs", "2 = decode and separate the next song while "
                         "transcribing this one.", "int", low=1, high=64, short="-j")
+    shard: str | None = setting(
+        None, "--shard", "Do only shard I of N of the songs (1/8 ... 8/8), for job arrays "
+        "(Slurm, Kubernetes): N runs with I = 1..N do every song once between them.", "text",
+        metavar="I/N", shown="all")
+
+    @property
+    def shard_parts(self) -> tuple[int, int] | None:
+        """``"2/8"`` -> (2, 8); None for all songs."""
+        if self.shard is None:
+            return None
+        index, _, count = self.shard.partition("/")
+        return int(index), int(count)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -399,6 +412,10 @@ class BatchOptions(Checked):
                               f"(got {','.join(self.formats) or 'nothing'})")
         if not any(self.extensions):
             raise OptionError("--ext needs at least one extension")
+        if self.shard is not None and not re.fullmatch(r"[1-9]\d*/[1-9]\d*", self.shard) or (
+                self.shard_parts and self.shard_parts[0] > self.shard_parts[1]):
+            raise OptionError(f"--shard must be I/N with 1 <= I <= N, such as 2/8 (got "
+                              f"{self.shard!r})")
         if "lrc" in self.formats and "elrc" in self.formats:
             raise OptionError("--format lrc and elrc both write song.lrc: choose one (elrc has "
                               "the line times of lrc plus a time per word)")
