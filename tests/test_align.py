@@ -110,3 +110,25 @@ def test_other_songs_lyrics_are_refused_and_invented_lines_reported(song, tmp_pa
         in proc.stderr
     document = json.loads(song.with_suffix(".json").read_text(encoding="utf-8"))
     assert len(document["lines"]) == 2  # reported, never dropped
+
+
+@pytest.mark.slow
+def test_a_folder_pairs_songs_with_their_lyrics(tmp_path, example_song, session_cache):
+    music = tmp_path / "music"
+    music.mkdir()
+    shutil.copy(example_song, music / "with.mp3")
+    shutil.copy(example_song, music / "without.mp3")
+    (music / "with.txt").write_text(EXAMPLE_LINE + "\n", encoding="utf-8")
+    report = tmp_path / "report.jsonl"
+    proc = _align(str(music), *_common(session_cache), "--report", str(report))
+    assert proc.returncode == 3, proc.stderr
+    assert "without.mp3: no lyrics to align" in proc.stderr
+    assert (music / "with.lrc").is_file() and not (music / "without.lrc").exists()
+    rows = {json.loads(line)["file"].rsplit("/", 1)[1]: json.loads(line)["status"]
+            for line in report.read_text(encoding="utf-8").splitlines()}
+    assert rows == {"with.mp3": "done", "without.mp3": "failed"}
+    again = _align(str(music / "with.mp3"), *_common(session_cache))
+    assert again.returncode == 0 and "skipped, done with these settings" in again.stderr
+    (music / "with.txt").write_text(EXAMPLE_LINE.upper() + "\n", encoding="utf-8")
+    edited = _align(str(music / "with.mp3"), *_common(session_cache))
+    assert edited.returncode == 0 and "redo (made with other settings)" in edited.stderr
