@@ -15,6 +15,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "Aligner": "alt_cli.alignment",
+    "read_lyrics": "alt_cli.alignment",
     "SongAudio": "alt_cli.audio",
     "load_song": "alt_cli.audio",
     "AltError": "alt_cli.errors",
