@@ -28,10 +28,10 @@ import torch
 from whisper.audio import HOP_LENGTH, N_SAMPLES
 from whisper.timing import find_alignment
 
-from alt_cli.audio import ASR_SAMPLE_RATE, stereo_to_mono16k, whisper_input
+from alt_cli.audio import ASR_SAMPLE_RATE, SongAudio, load_song, stereo_to_mono16k, whisper_input
 from alt_cli.errors import AltError
 from alt_cli.fileio import sha256_files
-from alt_cli.schema import LyricLine, SongTranscript, Window, Word
+from alt_cli.schema import LyricLine, SeparationResult, SongTranscript, Window, Word
 from alt_cli.segmentation import detect_vocal_activity
 from alt_cli.transcription import model_tokenizer, window_audio, window_mels
 from alt_cli.whisper_compat import EncodedWindow
@@ -242,7 +242,10 @@ class Aligner:
     def separate(self, song):
         return self.transcriber.separate(song)
 
-    def transcribe(self, song, *, separated=None) -> SongTranscript:
+    def transcribe(self, source: str | Path | SongAudio, *,
+                   separated: SeparationResult | None = None) -> SongTranscript:
+        """The lyrics of ``source`` (a path or decoded audio), placed on it."""
+        song = source if isinstance(source, SongAudio) else load_song(source)
         lyrics_path = self.lyrics_for(song.path)
         if not lyrics_path.is_file():
             raise AltError(f"no lyrics to align: {lyrics_path} does not exist")
