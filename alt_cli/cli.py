@@ -136,8 +136,9 @@ def transcribe(inputs: tuple[Path, ...], quiet: bool, verbose: bool, **params: A
     """Transcribe the lyrics of songs and music folders into txt / lrc / elrc / ass / srt /
     vtt / json.
 
-    Folders are walked recursively; songs whose outputs exist are skipped, so re-running an
-    interrupted command does only what is left.  Exit status: 0 when nothing failed, 3 when
+    Folders are walked recursively; songs that alt already did with these settings are
+    skipped, so re-running an interrupted command does only what is left, and files alt did
+    not write are never replaced without --overwrite.  Exit status: 0 when nothing failed, 3 when
     some songs failed (the others are done), 1 when every song failed or nothing could start.
     """
     batch = _build(lambda: batch_options_from(params))
