@@ -28,7 +28,7 @@ import torch
 from whisper.audio import HOP_LENGTH, N_SAMPLES
 from whisper.timing import find_alignment
 
-from alt_cli.audio import ASR_SAMPLE_RATE, SongAudio, load_song, stereo_to_mono16k, whisper_input
+from alt_cli.audio import ASR_SAMPLE_RATE, SongAudio
 from alt_cli.errors import AltError
 from alt_cli.fileio import sha256_files
 from alt_cli.schema import LyricLine, SeparationResult, SongTranscript, Window, Word
@@ -245,7 +245,7 @@ class Aligner:
     def transcribe(self, source: str | Path | SongAudio, *,
                    separated: SeparationResult | None = None) -> SongTranscript:
         """The lyrics of ``source`` (a path or decoded audio), placed on it."""
-        song = source if isinstance(source, SongAudio) else load_song(source)
+        song = source if isinstance(source, SongAudio) else self.transcriber.load(source)
         lyrics_path = self.lyrics_for(song.path)
         if not lyrics_path.is_file():
             raise AltError(f"no lyrics to align: {lyrics_path} does not exist")
@@ -259,9 +259,8 @@ class Aligner:
             raise AltError("no vocals found in the song: there is nothing to align the "
                            "lyrics to")
         # The same windows and audio the first transcription used (both are deterministic).
-        vocals16k, mix16k = stereo_to_mono16k(separated.vocals), song.mono16k()
+        vocals16k, mix16k, audio16k, _ = self.transcriber.views(song, separated)
         activity = detect_vocal_activity(vocals16k, self.options.vad, mix16k)
-        audio16k = whisper_input(mix16k, vocals16k, first.asr_input)
         placement = place_lyrics(self.transcriber.whisper_model, audio16k, activity.windows,
                                  first.language, lyrics, first)
         share = placement.heard_share

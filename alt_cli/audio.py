@@ -14,7 +14,8 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ import soxr
 
 from alt_cli.errors import AudioError
 from alt_cli.fileio import sha256_files
+from alt_cli.signals import BLOCK_SECONDS, Signal, blocks, grown, new_signal, slice_of
 
 SEPARATION_SAMPLE_RATE = 44100  # Hz, what Demucs and Spleeter were trained on
 ASR_SAMPLE_RATE = 16000  # Hz, Whisper's input rate
@@ -33,6 +35,9 @@ MIN_DURATION = 1.0  # seconds; shorter inputs cannot hold a sung line
 # one whose peak passes HOT_PEAK is scaled to a peak of 1.  Decoders' small overshoots of an
 # mp3 (peaks ~1.1) stay as they are, so ordinary songs are untouched.
 HOT_PEAK = 2.0
+# Files longer than this are decoded to disk when the caller gives a spill folder (an
+# ordinary song stays in memory, where it costs ~21 MB a minute and no disk traffic).
+SPILL_AFTER_SECONDS = 600.0
 # Left and right in opposite phase (a wiring or mastering fault) cancel in a mono downmix:
 # when the mid signal holds less than this share of the side signal's energy, fold R onto L.
 ANTIPHASE_RATIO = 0.1
@@ -43,39 +48,81 @@ _GENERIC_FFMPEG = ("invalid argument", "error marking filters as finished", "con
 
 @dataclass(frozen=True)
 class SongAudio:
-    """A decoded song in the two forms the pipeline needs."""
+    """A decoded song: the 44.1 kHz stereo mix, and where its long derived signals may spill.
+
+    ``stereo`` is an ndarray for ordinary songs and a :class:`~alt_cli.signals.DiskSignal` for
+    files longer than :data:`SPILL_AFTER_SECONDS` decoded with a spill folder; every stage reads
+    it in blocks, so both behave the same.
+    """
 
     path: Path
-    stereo: np.ndarray  # (2, n) float32 at SEPARATION_SAMPLE_RATE
+    stereo: Signal  # (2, n) float32 at SEPARATION_SAMPLE_RATE
     content_hash: str  # sha256 of the file bytes: the cache key for separated stems
     title: str | None = None
     artist: str | None = None
     notes: tuple[str, ...] = ()  # what was done to the signal on the way in (level, phase)
+    spill_dir: Path | None = None  # where this song's long signals live (None: in memory)
 
     @property
     def duration(self) -> float:
         """Length in seconds."""
         return self.stereo.shape[1] / SEPARATION_SAMPLE_RATE
 
-    def mono16k(self) -> np.ndarray:
+    def mono16k(self) -> Signal:
         """The mix as Whisper hears it."""
-        return stereo_to_mono16k(self.stereo)
+        return stereo_to_mono16k(self.stereo, self.spill_dir)
 
 
-def stereo_to_mono16k(stereo: np.ndarray) -> np.ndarray:
-    """Downmix a (2, n) 44.1 kHz signal and resample it to 16 kHz mono float32."""
-    mono = stereo.mean(axis=0, dtype=np.float32)
-    return resample(mono, SEPARATION_SAMPLE_RATE, ASR_SAMPLE_RATE)
+def stereo_to_mono16k(stereo: Signal, spill_dir: Path | None = None) -> Signal:
+    """Downmix a (2, n) 44.1 kHz signal and resample it to 16 kHz mono float32, in blocks
+    (the result spills to ``spill_dir`` when one is given)."""
+    step = int(BLOCK_SECONDS * SEPARATION_SAMPLE_RATE)
+    mono = (slice_of(stereo, a, b).mean(axis=0, dtype=np.float32)
+            for a, b in blocks(stereo.shape[1], step))
+    return resample_blocks(mono, stereo.shape[1], 1, SEPARATION_SAMPLE_RATE, ASR_SAMPLE_RATE,
+                           spill_dir)
 
 
-def resample(signal: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """Resample along the last axis with soxr (high quality, fast, no round trips)."""
-    if rate_in == rate_out:
-        return np.ascontiguousarray(signal, dtype=np.float32)
-    if signal.ndim == 1:
-        return soxr.resample(signal, rate_in, rate_out, quality="HQ").astype(np.float32)
-    out = soxr.resample(np.ascontiguousarray(signal.T), rate_in, rate_out, quality="HQ")
-    return np.ascontiguousarray(out.T, dtype=np.float32)
+def resample_blocks(parts: Iterable[np.ndarray], n_in: int, channels: int, rate_in: int,
+                    rate_out: int, spill_dir: Path | None) -> Signal:
+    """Resample a signal that arrives in blocks (``(n,)`` or ``(channels, n)`` each) into one
+    float32 signal, in memory or spilled to ``spill_dir``.
+
+    soxr's stream resampler gives bit-identical output to its one-shot call, so block size
+    never changes a result; only the last block is held twice.
+    """
+    stream = (soxr.ResampleStream(rate_in, rate_out, channels, dtype="float32", quality="HQ")
+              if rate_in != rate_out else None)
+    capacity = int(np.ceil(n_in * rate_out / rate_in)) + 64
+    shape = (capacity,) if channels == 1 else (channels, capacity)
+    out = new_signal(shape, np.float32, spill_dir)
+    written = 0
+
+    def put(chunk: np.ndarray) -> None:
+        nonlocal written
+        k = chunk.shape[-1]
+        nonlocal out
+        if written + k > out.shape[-1]:  # a header that undercounts its frames
+            out = grown(out, written, 2 * (written + k), spill_dir)
+        if channels == 1:
+            out[written:written + k] = chunk
+        else:
+            out[:, written:written + k] = chunk
+        written += k
+
+    for part in parts:
+        part = np.asarray(part, dtype=np.float32)
+        if stream is None:
+            put(part)
+            continue
+        samples_first = np.ascontiguousarray(part.T) if channels > 1 else part
+        put(stream.resample_chunk(samples_first).T)
+    if stream is not None:
+        empty = np.zeros((0, channels) if channels > 1 else (0,), dtype=np.float32)
+        put(stream.resample_chunk(empty, last=True).T)
+    if isinstance(out, np.ndarray):
+        return out[..., :written]
+    return out.truncated(written)
 
 
 def to_stereo(channels: np.ndarray) -> np.ndarray:
@@ -130,14 +177,41 @@ def _silenced_native_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
+@dataclass
+class _Decoded:
+    """A decoder's output before resampling: its rate, frame count and blocks of samples."""
+
+    rate: int
+    frames: int  # as declared by the container (a close estimate for some mp3s)
+    channels: int
+    parts: Iterator[np.ndarray]  # (channels, k) float32 blocks
+
+
+def _decode_soundfile(path: Path) -> _Decoded:
+    """Stream a file through libsndfile in blocks (opening it fails fast on formats it lacks)."""
     with _silenced_native_stderr():
-        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    return np.ascontiguousarray(data.T), int(rate)
+        handle = soundfile.SoundFile(str(path))
+    step = int(BLOCK_SECONDS * handle.samplerate)
+
+    def parts() -> Iterator[np.ndarray]:
+        with handle:
+            while True:
+                with _silenced_native_stderr():
+                    data = handle.read(step, dtype="float32", always_2d=True)
+                if not len(data):
+                    return
+                yield np.ascontiguousarray(data.T)
+
+    return _Decoded(int(handle.samplerate), max(0, int(handle.frames)), handle.channels,
+                    parts())
 
 
-def _decode_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
-    """Decode through ffmpeg straight to 44.1 kHz stereo float32."""
+def _decode_ffmpeg(path: Path, spill_dir: Path | None) -> _Decoded:
+    """Decode through ffmpeg straight to 44.1 kHz stereo float32.
+
+    With a spill folder ffmpeg writes to an (immediately unlinked) file there, read back in
+    blocks; otherwise its output is captured in memory.
+    """
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise AudioError(
@@ -146,14 +220,34 @@ def _decode_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
         )
     command = [
         ffmpeg, "-nostdin", "-v", "error", "-i", str(path),
-        "-f", "f32le", "-ac", "2", "-ar", str(SEPARATION_SAMPLE_RATE), "-",
+        "-f", "f32le", "-ac", "2", "-ar", str(SEPARATION_SAMPLE_RATE),
     ]  # fmt: skip
-    proc = subprocess.run(command, capture_output=True, check=False)
+    if spill_dir is None:
+        proc = subprocess.run([*command, "-"], capture_output=True, check=False)
+        _check_ffmpeg(proc, path)
+        samples = np.frombuffer(proc.stdout, dtype=np.float32).reshape(-1, 2)
+        return _Decoded(SEPARATION_SAMPLE_RATE, len(samples), 2,
+                        iter([np.ascontiguousarray(samples.T)]))
+    spill_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(prefix=".alt-decode-", dir=spill_dir) as raw:
+        proc = subprocess.run([*command, "-y", raw.name], capture_output=True, check=False)
+        _check_ffmpeg(proc, path)
+        handle = open(raw.name, "rb")  # noqa: SIM115 - closed by parts() below
+    frames = os.fstat(handle.fileno()).st_size // 8
+    step = int(BLOCK_SECONDS * SEPARATION_SAMPLE_RATE)
+
+    def parts() -> Iterator[np.ndarray]:
+        with handle:
+            while chunk := handle.read(step * 8):
+                yield np.ascontiguousarray(np.frombuffer(chunk, np.float32).reshape(-1, 2).T)
+
+    return _Decoded(SEPARATION_SAMPLE_RATE, frames, 2, parts())
+
+
+def _check_ffmpeg(proc: subprocess.CompletedProcess, path: Path) -> None:
     if proc.returncode != 0:
         detail = _ffmpeg_reason(proc.stderr.decode(errors="replace"), path)
         raise AudioError(f"{path}: not a decodable audio file ({detail or 'ffmpeg failed'})")
-    samples = np.frombuffer(proc.stdout, dtype=np.float32)
-    return np.ascontiguousarray(samples.reshape(-1, 2).T), SEPARATION_SAMPLE_RATE
 
 
 def _ffmpeg_reason(stderr: str, path: Path) -> str:
@@ -168,23 +262,40 @@ def _ffmpeg_reason(stderr: str, path: Path) -> str:
     return ""
 
 
-def fold_antiphase(stereo: np.ndarray) -> tuple[np.ndarray, str | None]:
-    """Flip the right channel when the two are in opposite phase (they would cancel in mono)."""
-    mid = float(np.square(stereo[0] + stereo[1]).mean())
-    side = float(np.square(stereo[0] - stereo[1]).mean())
-    if side > 0 and mid < ANTIPHASE_RATIO * side:
-        folded = np.stack([stereo[0], -stereo[1]]).astype(np.float32)
-        return folded, "left and right were in opposite phase: the right channel was inverted"
-    return stereo, None
+@dataclass
+class _LevelStats:
+    """What the level and phase checks need, gathered block by block during decoding."""
+
+    peak: float = 0.0
+    mid_energy: float = 0.0
+    side_energy: float = 0.0
+
+    def add(self, stereo: np.ndarray) -> None:
+        if stereo.size:
+            self.peak = max(self.peak, float(np.abs(stereo).max()))
+            self.mid_energy += float(np.square(stereo[0] + stereo[1], dtype=np.float64).sum())
+            self.side_energy += float(np.square(stereo[0] - stereo[1], dtype=np.float64).sum())
+
+    def corrections(self) -> tuple[bool, float, list[str]]:
+        """(invert the right channel, gain, notes for the user) for the whole song."""
+        notes = []
+        invert = self.side_energy > 0 and self.mid_energy < ANTIPHASE_RATIO * self.side_energy
+        if invert:
+            notes.append("left and right were in opposite phase: the right channel was inverted")
+        gain = 1.0
+        if self.peak > HOT_PEAK:
+            gain = 1.0 / self.peak
+            notes.append(f"peak level {20 * np.log10(self.peak):+.1f} dBFS: scaled down to "
+                         f"0 dBFS")
+        return invert, gain, notes
 
 
-def limit_peak(stereo: np.ndarray) -> tuple[np.ndarray, str | None]:
-    """Scale a signal that exceeds full scale (float files can) back to a peak of 1."""
-    peak = float(np.abs(stereo).max()) if stereo.size else 0.0
-    if peak > HOT_PEAK:
-        scaled = (stereo / peak).astype(np.float32)
-        return scaled, f"peak level {20 * np.log10(peak):+.1f} dBFS: scaled down to 0 dBFS"
-    return stereo, None
+def _correct(stereo: Signal, invert: bool, gain: float) -> None:
+    """Apply the phase fold and gain to the whole signal, in place, block by block."""
+    factors = np.array([[gain], [-gain if invert else gain]], dtype=np.float32)
+    step = int(BLOCK_SECONDS * SEPARATION_SAMPLE_RATE)
+    for a, b in blocks(stereo.shape[1], step):
+        stereo[:, a:b] = slice_of(stereo, a, b) * factors
 
 
 def _read_tags(path: Path) -> tuple[str | None, str | None]:
@@ -205,44 +316,71 @@ def _read_tags(path: Path) -> tuple[str | None, str | None]:
     return first("title"), first("artist")
 
 
-def load_song(path: str | os.PathLike[str]) -> SongAudio:
-    """Decode a file into a :class:`SongAudio`, or raise :class:`AudioError` in one line."""
+def load_song(path: str | os.PathLike[str], spill_dir: Path | None = None) -> SongAudio:
+    """Decode a file into a :class:`SongAudio`, or raise :class:`AudioError` in one line.
+
+    Decoding, resampling and the level checks run block by block.  A file longer than
+    :data:`SPILL_AFTER_SECONDS` is decoded into ``spill_dir`` when one is given (and the
+    song's derived signals follow it there), so memory stays flat however long the file is.
+    """
     path = Path(path)
     _check_readable(path)
     try:
-        channels, rate = _decode_soundfile(path)
+        decoded = _decode_soundfile(path)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
         if shutil.which("ffmpeg") is None:
             reason = str(exc).replace(str(path), "").strip(" :") or type(exc).__name__
             raise AudioError(f"{path}: not a decodable audio file (libsndfile: {reason}; "
                              f"ffmpeg, which decodes more formats, is not installed)") from exc
-        channels, rate = _decode_ffmpeg(path)
+        decoded = _decode_ffmpeg(path, spill_dir)
+    spill = spill_dir if decoded.frames > SPILL_AFTER_SECONDS * decoded.rate else None
+    stats = _LevelStats()
+
+    def checked() -> Iterator[np.ndarray]:
+        for part in decoded.parts:
+            if not np.isfinite(part).all():
+                raise AudioError(f"{path}: audio contains invalid (NaN/inf) samples")
+            stereo = to_stereo(part)
+            yield stereo
+
+    try:
+        stereo = resample_blocks(checked(), decoded.frames, 2, decoded.rate,
+                                 SEPARATION_SAMPLE_RATE, spill)
+    except (soundfile.LibsndfileError, RuntimeError) as exc:
+        reason = str(exc).replace(str(path), "").strip(" :") or type(exc).__name__
+        raise AudioError(f"{path}: not a decodable audio file (libsndfile: {reason})") from exc
     except MemoryError as exc:
         raise AudioError(f"{path}: too large to decode in memory") from exc
-    if channels.size == 0:
+    if stereo.shape[1] == 0:
         raise AudioError(f"{path}: no audio samples")
-    if not np.isfinite(channels).all():
-        raise AudioError(f"{path}: audio contains invalid (NaN/inf) samples")
-    stereo = resample(to_stereo(channels), rate, SEPARATION_SAMPLE_RATE)
     duration = stereo.shape[1] / SEPARATION_SAMPLE_RATE
     if duration < MIN_DURATION:
         raise AudioError(f"{path}: too short ({duration:.2f} s; at least {MIN_DURATION:.0f} s)")
-    stereo, folded = fold_antiphase(stereo)
-    stereo, limited = limit_peak(stereo)
-    notes = tuple(note for note in (folded, limited) if note)
+    step = int(BLOCK_SECONDS * SEPARATION_SAMPLE_RATE)
+    for a, b in blocks(stereo.shape[1], step):
+        stats.add(slice_of(stereo, a, b))
+    invert, gain, notes = stats.corrections()
+    if invert or gain != 1.0:
+        _correct(stereo, invert, gain)
     title, artist = _read_tags(path)
-    return SongAudio(path, stereo, file_sha256(path), title=title, artist=artist, notes=notes)
+    return SongAudio(path, stereo, file_sha256(path), title=title, artist=artist,
+                     notes=tuple(notes), spill_dir=spill)
 
 
-def blend_vocals(mix16k: np.ndarray, vocals16k: np.ndarray) -> np.ndarray:
+def blend_vocals(mix16k: Signal, vocals16k: Signal, spill_dir: Path | None = None) -> Signal:
     """The mix with the separated vocals added once more: voice +6 dB over the band, and none
     of the separation's artefacts alone (they stay masked by the accompaniment)."""
-    return (0.5 * (mix16k + vocals16k)).astype(np.float32)
+    if isinstance(mix16k, np.ndarray) and isinstance(vocals16k, np.ndarray) and spill_dir is None:
+        return (0.5 * (mix16k + vocals16k)).astype(np.float32)
+    out = new_signal((len(mix16k),), np.float32, spill_dir)
+    for a, b in blocks(len(mix16k), int(BLOCK_SECONDS * ASR_SAMPLE_RATE)):
+        out[a:b] = 0.5 * (mix16k[a:b] + vocals16k[a:b])
+    return out
 
 
-def whisper_input(mix16k: np.ndarray, vocals16k: np.ndarray | None, asr_input: str
-                  ) -> np.ndarray:
+def whisper_input(mix16k: Signal, vocals16k: Signal | None, asr_input: str,
+                  spill_dir: Path | None = None) -> Signal:
     """What Whisper hears: the mix, the separated vocals, or the blend of both."""
     if vocals16k is None or asr_input == "mix":
         return mix16k
-    return vocals16k if asr_input == "vocals" else blend_vocals(mix16k, vocals16k)
+    return vocals16k if asr_input == "vocals" else blend_vocals(mix16k, vocals16k, spill_dir)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from alt_cli.audio import SongAudio, load_song
+from alt_cli.audio import SongAudio
 from alt_cli.errors import AltError
 from alt_cli.fileio import atomic_write_text, remove_stale_temporaries
 from alt_cli.formats import render_outputs, transcript_document
@@ -210,7 +210,7 @@ class BatchRunner:
 
     def _prepare(self, job: Job) -> Prepared:
         try:
-            audio = load_song(job.source)
+            audio = self.transcriber.load(job.source)
             return Prepared(audio, self.transcriber.separate(audio))
         except Exception as exc:  # noqa: BLE001 - recorded against this song only
             return Prepared(error=exc)

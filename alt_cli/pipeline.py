@@ -45,9 +45,11 @@ from alt_cli.separation import (
     resolve_separator,
     separate_cached,
 )
+from alt_cli.signals import Signal
 from alt_cli.transcription import WindowTranscriber, detect_language, transcribe_native
 from alt_cli.whisper_compat import check_whisper
 
+WORK_SUBDIR = "work"  # cache_dir/work holds long songs' spilled signals while they run
 GPU_DEFAULT_MODEL = "large-v2"  # the paper's model
 CPU_DEFAULT_MODEL = "base"  # large-v2 runs ~1x real time on a laptop CPU; base ~0.2x
 
@@ -220,10 +222,25 @@ class Transcriber:
             return None
         separator = self.models.separator(self.options.separation, self.device)
         result = separate_cached(separator, song.stereo, song.content_hash, self.cache_dir,
-                                 warn=lambda message: self.reporter.info(f"warning: {message}"))
+                                 warn=lambda message: self.reporter.info(f"warning: {message}"),
+                                 spill_dir=song.spill_dir)
         how = "from the cache" if result.cached else f"separated in {result.seconds:.1f} s"
         self.reporter.info(f"{song.path.name}: vocals {how}")
         return result
+
+    def load(self, source: str | Path) -> SongAudio:
+        """Decode a song; a long file spills its signals into the cache folder's ``work``
+        subfolder (as unlinked files: nothing is left there, even after a crash)."""
+        return load_song(source, spill_dir=self.cache_dir / WORK_SUBDIR)
+
+    def views(self, song: SongAudio, separated: SeparationResult | None
+              ) -> tuple[Signal | None, Signal, Signal, str]:
+        """(vocals, mix, what Whisper hears, its name) at 16 kHz mono for one song."""
+        asr_input = self.asr_input_for(separated.separator if separated else "none")
+        vocals16k = stereo_to_mono16k(separated.vocals, song.spill_dir) if separated else None
+        mix16k = song.mono16k()
+        return vocals16k, mix16k, whisper_input(mix16k, vocals16k, asr_input,
+                                                song.spill_dir), asr_input
 
     def transcribe(self, source: str | Path | SongAudio, *,
                    separated: SeparationResult | None = None) -> SongTranscript:
@@ -234,7 +251,7 @@ class Transcriber:
         """
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        song = source if isinstance(source, SongAudio) else load_song(source)
+        song = source if isinstance(source, SongAudio) else self.load(source)
         timings["decode"] = time.perf_counter() - started
         self.reporter.debug(f"{song.path.name}: {song.duration:.1f} s of audio")
         if separated is None:
@@ -242,10 +259,7 @@ class Transcriber:
         if separated is not None:
             timings["separation"] = separated.seconds
         separator_name = separated.separator if separated else "none"
-        asr_input = self.asr_input_for(separator_name)
-        vocals16k = stereo_to_mono16k(separated.vocals) if separated else None
-        mix16k = song.mono16k()
-        audio16k = whisper_input(mix16k, vocals16k, asr_input)
+        vocals16k, mix16k, audio16k, asr_input = self.views(song, separated)
 
         model = self.whisper_model
         activity = self._vad(vocals16k, mix16k, timings) if vocals16k is not None else None

@@ -17,13 +17,37 @@ import numpy as np
 from alt_cli.audio import ASR_SAMPLE_RATE
 from alt_cli.options import WHISPER_WINDOW, VadOptions
 from alt_cli.schema import Segment, VocalActivity, Window
+from alt_cli.signals import Signal, blocks, read_padded, slice_of
+
+FRAMES_PER_BLOCK = 4096  # VAD frames computed per block (~2 min at the default hop)
 
 
-def frame_rms(signal: np.ndarray, options: VadOptions = VadOptions()) -> np.ndarray:
-    """RMS of each VAD frame of a 16 kHz signal."""
-    return librosa.feature.rms(
-        y=signal, frame_length=options.frame_length, hop_length=options.hop_length, center=True
-    )[0]
+def frame_rms(signal: Signal, options: VadOptions = VadOptions()) -> np.ndarray:
+    """RMS of each VAD frame of a 16 kHz signal, as ``librosa.feature.rms(center=True)``
+    computes it, but block by block: librosa frames the whole signal at once, a temporary
+    ``frame_length / hop_length`` times the signal's size (4x: ~1 GB for an hour)."""
+    length, hop = options.frame_length, options.hop_length
+    n_frames = 1 + len(signal) // hop
+    parts = []
+    for first, last in blocks(n_frames, FRAMES_PER_BLOCK):
+        # Frame t is centred on sample t * hop; zeros stand for the padding beyond the ends.
+        chunk = read_padded(signal, first * hop - length // 2, (last - 1) * hop + length // 2)
+        parts.append(librosa.feature.rms(y=np.asarray(chunk, dtype=np.float32),
+                                         frame_length=length, hop_length=hop, center=False)[0])
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def mean_square(signal: Signal, spans: list[tuple[int, int]] | None = None) -> float:
+    """Mean of the squared samples over ``spans`` (sample ranges; the whole signal when None),
+    accumulated in float64 block by block."""
+    spans = [(0, len(signal))] if spans is None else spans
+    total, count = 0.0, 0
+    for start, stop in spans:
+        for a, b in blocks(stop - start, 1 << 20):
+            chunk = slice_of(signal, start + a, start + b)
+            total += float(np.square(chunk, dtype=np.float64).sum())
+            count += b - a
+    return total / count if count else 0.0
 
 
 def rms_envelope(vocals16k: np.ndarray, options: VadOptions = VadOptions()) -> np.ndarray:
@@ -31,11 +55,6 @@ def rms_envelope(vocals16k: np.ndarray, options: VadOptions = VadOptions()) -> n
     rms = frame_rms(vocals16k, options)
     peak = float(rms.max()) if rms.size else 0.0
     return rms / peak if peak > 0 else np.zeros_like(rms)
-
-
-def _level_db(signal: np.ndarray, reference_rms: float) -> float:
-    rms = float(np.sqrt(np.mean(np.square(signal, dtype=np.float64)))) if signal.size else 0.0
-    return 20 * np.log10(max(rms, 1e-10) / max(reference_rms, 1e-10))
 
 
 def _frames(seconds: float, frame_seconds: float) -> int:
@@ -139,8 +158,8 @@ def merge_windows(
     return windows
 
 
-def detect_vocal_activity(vocals16k: np.ndarray, options: VadOptions = VadOptions(),
-                          mix16k: np.ndarray | None = None) -> VocalActivity:
+def detect_vocal_activity(vocals16k: Signal, options: VadOptions = VadOptions(),
+                          mix16k: Signal | None = None) -> VocalActivity:
     """Run the whole RMS-VAD on a 16 kHz mono vocal signal.
 
     With the mix, frames whose vocals lie below the absolute floor (``floor_db`` under the
@@ -154,7 +173,7 @@ def detect_vocal_activity(vocals16k: np.ndarray, options: VadOptions = VadOption
     envelope = rms / peak if peak > 0 else np.zeros_like(rms)
     mix_rms, floored = None, 0.0
     if mix16k is not None:
-        mix_rms = float(np.sqrt(np.mean(np.square(mix16k, dtype=np.float64))))
+        mix_rms = float(np.sqrt(mean_square(mix16k)))
         if options.floor_db is not None:
             below = rms < mix_rms * 10 ** (options.floor_db / 20)
             floored = float(np.count_nonzero(below & (envelope >= options.onset))) * frame_seconds
@@ -165,8 +184,8 @@ def detect_vocal_activity(vocals16k: np.ndarray, options: VadOptions = VadOption
     windows = merge_windows(segments, options.max_window, options.pack_gap)
     level = None
     if mix_rms is not None and segments:
-        voiced = np.concatenate([vocals16k[int(s.start * ASR_SAMPLE_RATE):
-                                           int(s.end * ASR_SAMPLE_RATE)] for s in segments])
-        level = round(_level_db(voiced, mix_rms), 1)
+        spans = [(int(s.start * ASR_SAMPLE_RATE), int(s.end * ASR_SAMPLE_RATE)) for s in segments]
+        rms = float(np.sqrt(mean_square(vocals16k, spans)))
+        level = round(20 * np.log10(max(rms, 1e-10) / max(mix_rms, 1e-10)), 1)
     return VocalActivity(tuple(segments), tuple(windows), envelope, frame_seconds, level,
                          round(floored, 2))

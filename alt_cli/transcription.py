@@ -329,7 +329,7 @@ def transcribe_native(
     torch.manual_seed(SAMPLING_SEED)
     with torch.inference_mode():
         result = whisper.transcribe(
-            model, audio16k, language=language, task="transcribe", verbose=None,
+            model, np.asarray(audio16k), language=language, task="transcribe", verbose=None,
             temperature=options.temperatures, beam_size=beam_width(options.beam_size),
             best_of=sample_count(options.best_of), fp16=use_fp16(model, options),
             compression_ratio_threshold=options.compression_ratio_threshold,

@@ -7,8 +7,8 @@ For every song of DATA/audio (language from DATA/metadata.csv when present):
   cold    the alt pipeline, empty stem cache (separation included, outputs written)
   warm    the same with the stems already cached
 Then the per-stage split (decode, separation, VAD, ASR encoder / decoder, outputs), ASR time for
-one song's windows at several batch sizes, and peak resident memory: of this process, and of one
-fresh `alt transcribe` process on a ~5-min song (songs joined).  Prints tables, writes JSON.
+one song's windows at several batch sizes, and the peak resident memory of this process.
+(Memory against file length: `benchmarks/memory.py`.)  Prints tables, writes JSON.
 """
 
 from __future__ import annotations
@@ -16,17 +16,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import platform
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import soundfile
 import torch
 import whisper
 
@@ -59,37 +54,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def long_song_memory(songs: list[Path], work: Path, models_cache: Path,
-                     args: argparse.Namespace) -> dict:
-    """Peak resident memory of one `alt transcribe` process on a song of about `minutes`.
-
-    The dev songs are ~2.7 min, so consecutive songs are joined into one long file; a fresh
-    process (cold stem cache, models converted beforehand) makes the peak that song's alone.
-    The language is detected, as for a user (the joined songs may not share one).
-    """
-    parts, seconds = [], 0.0
-    for song in songs:
-        audio = load_song(song).stereo
-        parts.append(audio)
-        seconds += audio.shape[1] / 44100
-        if seconds >= args.long_song_minutes * 60:
-            break
-    path = work / "long-song.wav"
-    soundfile.write(path, np.concatenate(parts, axis=1).T, 44100, subtype="PCM_16")
-    cache = work / "long-cache"
-    command = [str(Path(sys.executable).parent / "alt"), "transcribe", str(path),
-               "-o", str(work / "long"), "--model", args.model, "--separator", args.separator,
-               "--device", "cpu", "--cache-dir", str(cache), "-q"]
-    # The converted Whisper checkpoint is shared (converted once, before any timing).
-    os.makedirs(cache, exist_ok=True)
-    (cache / "models").symlink_to(models_cache / "models")
-    started = time.perf_counter()
-    subprocess.run(command, check=True)
-    wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"audio_s": seconds, "wall_s": wall, "peak_rss_mb": peak}
-
-
 def languages(data: Path) -> dict[str, str]:
     meta = data / "metadata.csv"
     if not meta.is_file():
@@ -107,8 +71,6 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="1,2,4,8,16")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--json", type=Path, default=Path("results/perf.json"))
-    parser.add_argument("--long-song-minutes", type=float, default=5.0,
-                        help="length of the song for the memory check (0: skip it)")
     args = parser.parse_args()
 
     songs = sorted(p for p in (args.data / "audio").iterdir() if not p.name.startswith("."))
@@ -203,19 +165,12 @@ def main() -> None:
         print(f"| {size} | {seconds:.1f} | {seconds / batch_rows[0]['seconds']:.2f} |")
     print(f"\npeak resident memory of this process (alt and plain Whisper, every song): "
           f"{peak_rss_mb():.0f} MB")
-    long_song = None
-    if args.long_song_minutes > 0:
-        long_song = long_song_memory(songs, work, models_cache, args)
-        print(f"one `alt transcribe` process on a {long_song['audio_s'] / 60:.1f}-min song "
-              f"(cold stem cache): peak resident memory {long_song['peak_rss_mb']:.0f} MB, "
-              f"{long_song['wall_s']:.1f} s")
-
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({
         "machine": platform.platform(), "threads": torch.get_num_threads(),
         "device": args.device, "model": args.model, "separator": args.separator,
         "songs": rows, "stages": stages, "audio_s": audio, "totals": totals,
-        "batching": batch_rows, "peak_rss_mb": peak_rss_mb(), "long_song": long_song,
+        "batching": batch_rows, "peak_rss_mb": peak_rss_mb(),
     }, indent=2), encoding="utf-8")
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from alt_cli.alignment import Aligner
-from alt_cli.audio import SongAudio, load_song, stereo_to_mono16k, whisper_input
+from alt_cli.audio import SongAudio, load_song
 from alt_cli.bench.configs import ASR_INPUT_STEM, BenchConfig, Variant, config_options
 from alt_cli.bench.datasets import BenchSong
 from alt_cli.bench.instrumental import instrumental_seconds, instrumental_words
@@ -90,9 +90,7 @@ def transcribe_clips(transcriber: Transcriber, song: SongAudio, spans: list[tupl
     Each clip is one Whisper input; Whisper's segments inside it become lines.  Clip texts are
     all that is scored, so word alignment is skipped.
     """
-    vocals16k = stereo_to_mono16k(separated.vocals) if separated else None
-    asr_input = transcriber.asr_input_for(separated.separator if separated else "none")
-    audio16k = whisper_input(song.mono16k(), vocals16k, asr_input)
+    _, _, audio16k, _ = transcriber.views(song, separated)
     windows = [Window((Segment(start, end),)) for start, end in spans]
     asr = replace(transcriber.options.asr, word_timestamps=False)
     results = WindowTranscriber(transcriber.whisper_model, asr).transcribe(audio16k, windows,

@@ -10,8 +10,10 @@ the resolved name), so separation reports through the same channel as every othe
 
 from __future__ import annotations
 
+import os
 import re
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -19,10 +21,11 @@ from typing import Protocol
 import numpy as np
 
 from alt_cli.errors import AltError, ModelUnavailableError
-from alt_cli.fileio import atomic_write, remove_stale_temporaries
+from alt_cli.fileio import TEMP_SUFFIX, atomic_write, remove_stale_temporaries
 from alt_cli.options import SEPARATORS, SeparatorOptions
 from alt_cli.schema import SeparationResult
 from alt_cli.separation.demucs import demucs_weights_available, unavailable_message
+from alt_cli.signals import DiskSignal, Signal, blocks, new_signal, slice_of
 
 __all__ = [
     "BACKENDS",
@@ -32,6 +35,7 @@ __all__ = [
     "make_separator",
     "resolve_separator",
     "separate_cached",
+    "separate_into",
 ]
 
 # Bump when the stored format or the separation arithmetic changes, to orphan old entries.
@@ -42,6 +46,7 @@ CACHE_DTYPE = np.float16  # half the size of float32; ~-66 dB rounding noise, in
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._]+")
 Warn = Callable[[str], None]
+BlockWriter = Callable[[int, np.ndarray], None]  # (first sample, (2, k) float32 vocals)
 
 
 class Separator(Protocol):
@@ -136,33 +141,104 @@ def _ignore(message: str) -> None:
     """The default warning channel of the cache: callers pass their reporter's."""
 
 
-def separate_cached(separator: Separator, stereo: np.ndarray, audio_hash: str,
-                    cache_dir: Path, warn: Warn = _ignore) -> SeparationResult:
+def separate_into(separator: Separator, stereo: Signal, write: BlockWriter) -> None:
+    """Run ``separator`` on ``stereo``, handing its vocals to ``write(start, block)`` in order.
+
+    Backends that work in blocks (``separate_into``) never hold the whole song; any other
+    separator gets the whole mix as one array.
+    """
+    streaming = getattr(separator, "separate_into", None)
+    if streaming is not None:
+        streaming(stereo, write)
+        return
+    vocals = np.asarray(separator.separate(np.asarray(stereo)))
+    if vocals.shape != tuple(stereo.shape):
+        raise ValueError(f"{separator.name} returned shape {vocals.shape} for {stereo.shape}")
+    write(0, vocals)
+
+
+def separate_cached(separator: Separator, stereo: Signal, audio_hash: str,
+                    cache_dir: Path, warn: Warn = _ignore, spill_dir: Path | None = None
+                    ) -> SeparationResult:
     """Vocals of ``stereo``, from the cache when present, else separated and then cached.
 
     Fresh results go through the same float16 rounding as cached ones, so a second run gives
     bit-identical vocals and therefore identical transcripts.  A cache that cannot be read is
     recomputed and one that cannot be written only costs a warning: the cache is an
-    optimisation, never a reason to fail.
+    optimisation, never a reason to fail.  With ``spill_dir`` (a long song) the vocals are
+    written block by block into the cache file and read back from it in blocks, never held
+    in memory whole; they come back as a float16 :class:`DiskSignal`.
     """
     if stereo.ndim != 2 or stereo.shape[0] != 2:
         raise ValueError(f"expected a (2, n) stereo array, got shape {stereo.shape}")
     if not audio_hash:
         raise ValueError("audio_hash must not be empty: it is what tells songs apart")
     path = cache_path(separator, audio_hash, cache_dir)
-    cached = _read_cache(path, stereo.shape, warn)
+    shape = tuple(stereo.shape)
+    if spill_dir is not None:
+        return _separate_spilled(separator, stereo, path, spill_dir, warn)
+    cached = _read_cache(path, shape, warn)
     if cached is not None:
         return SeparationResult(cached.astype(np.float32), separator.name, separator.model,
                                 cached=True, seconds=0.0)
     started = time.perf_counter()
-    vocals = np.asarray(separator.separate(stereo))
+    stored = np.zeros(shape, dtype=CACHE_DTYPE)
+    separate_into(separator, stereo, _float16_writer(stored))
     seconds = time.perf_counter() - started
-    if vocals.shape != stereo.shape:
-        raise ValueError(f"{separator.name} returned shape {vocals.shape} for {stereo.shape}")
-    stored = np.clip(vocals, -_FLOAT16_MAX, _FLOAT16_MAX).astype(CACHE_DTYPE)
     _write_cache(path, stored, warn)
     return SeparationResult(stored.astype(np.float32), separator.name, separator.model,
                             cached=False, seconds=seconds)
+
+
+def _float16_writer(out) -> BlockWriter:
+    """A writer storing blocks into ``out`` as the cache stores them (clipped float16)."""
+    def write(start: int, block: np.ndarray) -> None:
+        block = np.clip(block, -_FLOAT16_MAX, _FLOAT16_MAX).astype(CACHE_DTYPE)
+        out[:, start:start + block.shape[-1]] = block
+    return write
+
+
+def _separate_spilled(separator: Separator, stereo: Signal, path: Path, spill_dir: Path,
+                      warn: Warn) -> SeparationResult:
+    """:func:`separate_cached` for a long song: cache file and result on disk, in blocks."""
+    shape = tuple(stereo.shape)
+    try:
+        cached = DiskSignal.open_npy(path)
+    except FileNotFoundError:
+        cached = None
+    except (OSError, ValueError) as exc:
+        warn(f"ignoring unreadable separation cache {path}: {exc}")
+        cached = None
+    if cached is not None:
+        if cached.dtype == CACHE_DTYPE and cached.shape == shape and _all_finite(cached):
+            return SeparationResult(cached, separator.name, separator.model, cached=True,
+                                    seconds=0.0)
+        warn(f"ignoring separation cache {path}: wrong dtype, shape or values")
+    started = time.perf_counter()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}"
+        out = DiskSignal.create_npy(tmp, shape, CACHE_DTYPE)
+    except OSError as exc:
+        warn(f"could not write separation cache {path}: {exc}")
+        tmp, out = None, new_signal(shape, CACHE_DTYPE, spill_dir)
+    try:
+        separate_into(separator, stereo, _float16_writer(out))
+        if tmp is not None:
+            out.sync()
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+    return SeparationResult(out, separator.name, separator.model, cached=False,
+                            seconds=time.perf_counter() - started)
+
+
+def _all_finite(signal: Signal) -> bool:
+    """No NaN or infinity anywhere, checked block by block."""
+    step = 1 << 20
+    return all(np.isfinite(slice_of(signal, a, b)).all() for a, b in blocks(signal.shape[-1], step))
 
 
 def _read_cache(path: Path, shape: tuple[int, ...], warn: Warn) -> np.ndarray | None:

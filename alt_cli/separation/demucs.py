@@ -12,6 +12,7 @@ a route that reads exactly those files.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +23,16 @@ from alt_cli.audio import SEPARATION_SAMPLE_RATE
 from alt_cli.errors import ModelUnavailableError
 from alt_cli.options import DEMUCS_MODEL
 from alt_cli.runtime import package_dir
+from alt_cli.signals import Signal, blocks, slice_of
 
 SAMPLE_RATE = SEPARATION_SAMPLE_RATE  # Hz; every released demucs model, and what we feed it
 SPLIT_OVERLAP = 0.25  # fraction of each segment overlapped with the next (demucs's default)
 NORMALISE_EPS = 1e-8  # added to the mix's std so digital silence does not divide by zero
 VOCALS = "vocals"
+# Longer songs are separated in blocks (memory stays flat); shorter ones exactly as demucs does.
+WHOLE_SONG_SECONDS = 600.0
+BLOCK_SECONDS = 120.0
+BLOCK_OVERLAP_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -96,27 +102,92 @@ class DemucsSeparator:
         self._vocals_index = list(self._net.sources).index(VOCALS)
 
     def separate(self, stereo: np.ndarray) -> np.ndarray:
-        """Vocals of a ``(2, n)`` float32 44.1 kHz mix, as ``(2, n)`` float32.
+        """Vocals of a ``(2, n)`` float32 44.1 kHz mix, as ``(2, n)`` float32."""
+        if stereo.ndim != 2 or stereo.shape[0] != 2:
+            raise ValueError(f"expected a (2, n) stereo array, got shape {stereo.shape}")
+        out = np.zeros(stereo.shape, dtype=np.float32)
 
-        Normalised like ``demucs.api`` does (zero mean, unit std of the mono mix), because the
-        models were trained on normalised input; the scaling is undone on the output.
+        def write(start: int, block: np.ndarray) -> None:
+            out[:, start:start + block.shape[-1]] = block
+
+        self.separate_into(stereo, write)
+        return out
+
+    def separate_into(self, stereo: Signal, write: Callable[[int, np.ndarray], None]) -> None:
+        """Vocals of a ``(2, n)`` mix handed to ``write(start, block)`` in order.
+
+        Normalised like ``demucs.api`` does (zero mean, unit std of the mono mix, over the whole
+        song), because the models were trained on normalised input; the scaling is undone on
+        the output.  A song up to :data:`WHOLE_SONG_SECONDS` goes through ``apply_model`` in one
+        call, exactly as demucs separates it; a longer one in blocks of
+        :data:`BLOCK_SECONDS` cross-faded over :data:`BLOCK_OVERLAP_SECONDS` (inside each block
+        ``apply_model`` already cross-fades its own segments), so memory stays flat.
         """
+        if stereo.ndim != 2 or stereo.shape[0] != 2:
+            raise ValueError(f"expected a (2, n) stereo array, got shape {stereo.shape}")
+        n = stereo.shape[1]
+        if n == 0:
+            return
+        if n <= WHOLE_SONG_SECONDS * SAMPLE_RATE:
+            mix = np.ascontiguousarray(slice_of(stereo, 0, n), dtype=np.float32)
+            mean, std = _mono_mean_std(mix)
+            write(0, self._vocals(mix, mean, std))
+            return
+        mean, std = _mono_stats_in_blocks(stereo)
+        size, overlap = int(BLOCK_SECONDS * SAMPLE_RATE), int(BLOCK_OVERLAP_SECONDS * SAMPLE_RATE)
+        pending: np.ndarray | None = None  # the previous block's tail, faded into this block
+        start = 0
+        while True:
+            stop = min(n, start + size)
+            vocals = self._vocals(np.ascontiguousarray(slice_of(stereo, start, stop),
+                                                       dtype=np.float32), mean, std)
+            if pending is not None:
+                m = pending.shape[-1]
+                ramp = np.linspace(0.0, 1.0, m + 2, dtype=np.float32)[1:-1]
+                vocals[:, :m] = pending * (1.0 - ramp) + vocals[:, :m] * ramp
+            if stop == n:
+                write(start, vocals)
+                return
+            write(start, vocals[:, :size - overlap])
+            pending = vocals[:, size - overlap:].copy()
+            start += size - overlap
+
+    def _vocals(self, mix: np.ndarray, mean: float, std: float) -> np.ndarray:
+        """The vocals ``apply_model`` finds in one ``(2, k)`` stretch, normalised by the song's
+        ``mean`` and ``std``."""
         import torch
         from demucs.apply import apply_model
 
-        if stereo.ndim != 2 or stereo.shape[0] != 2:
-            raise ValueError(f"expected a (2, n) stereo array, got shape {stereo.shape}")
-        if stereo.shape[1] == 0:
-            return np.zeros((2, 0), dtype=np.float32)
         with torch.inference_mode():
-            mix = torch.from_numpy(np.ascontiguousarray(stereo, dtype=np.float32))
-            ref = mix.mean(0)
-            mean = ref.mean()
-            std = (ref.std() if ref.numel() > 1 else torch.tensor(0.0)) + NORMALISE_EPS
-            sources = apply_model(self._net, ((mix - mean) / std)[None], shifts=0, split=True,
-                                  overlap=SPLIT_OVERLAP, progress=False, device=self.device)
+            tensor = torch.from_numpy(mix)
+            sources = apply_model(self._net, ((tensor - mean) / std)[None], shifts=0,
+                                  split=True, overlap=SPLIT_OVERLAP, progress=False,
+                                  device=self.device)
             vocals = sources[0, self._vocals_index] * std + mean
             return vocals.to("cpu", torch.float32).contiguous().numpy()
+
+
+def _mono_mean_std(mix: np.ndarray) -> tuple[float, float]:
+    """Mean and std (+eps) of the mono mix, as ``demucs.api`` computes them (float32 torch)."""
+    import torch
+
+    ref = torch.from_numpy(mix).mean(0)
+    mean = ref.mean()
+    std = (ref.std() if ref.numel() > 1 else torch.tensor(0.0)) + NORMALISE_EPS
+    return float(mean), float(std)
+
+
+def _mono_stats_in_blocks(stereo: Signal) -> tuple[float, float]:
+    """:func:`_mono_mean_std` over a long signal, accumulated in float64 block by block."""
+    n = stereo.shape[1]
+    total = squares = 0.0
+    for a, b in blocks(n, int(BLOCK_SECONDS * SAMPLE_RATE)):
+        mono = slice_of(stereo, a, b).mean(axis=0, dtype=np.float64)
+        total += float(mono.sum())
+        squares += float(np.square(mono).sum())
+    mean = total / n
+    variance = max(0.0, squares - n * mean * mean) / max(1, n - 1)
+    return mean, float(np.sqrt(variance)) + NORMALISE_EPS
 
 
 def _demucs_package_dir() -> Path | None:

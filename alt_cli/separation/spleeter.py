@@ -14,6 +14,7 @@ import hashlib
 import io
 import pickle
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from alt_cli.audio import SEPARATION_SAMPLE_RATE
 from alt_cli.errors import ModelUnavailableError
 from alt_cli.runtime import package_dir
+from alt_cli.signals import Signal, read_padded
 
 SAMPLE_RATE = SEPARATION_SAMPLE_RATE  # Hz; the rate the Spleeter models were trained at
 N_FFT = 4096  # samples per STFT frame
@@ -164,42 +166,84 @@ class SpleeterSeparator:
         """Vocals of a ``(2, n)`` float32 44.1 kHz mix, as ``(2, n)`` float32."""
         return self._separate(stereo, with_accompaniment=False)[0]
 
-    @torch.inference_mode()
+    def separate_into(self, stereo: Signal, write: Callable[[int, np.ndarray], None]) -> None:
+        """Vocals of a ``(2, n)`` mix (an array or a :class:`DiskSignal`), handed to
+        ``write(start, block)`` in order, one ~12-s block at a time: memory stays flat."""
+        self._stream(stereo, [write])
+
     def _separate(self, stereo: np.ndarray, with_accompaniment: bool) -> np.ndarray:
         """``(stems, 2, n)`` float32: vocals, then accompaniment if asked for.
 
         Below ~11 kHz the two masks sum to one, so the stems add up to the mix there; above
         it both are silent, as in Spleeter's 2-stems setup (the tests check both).
+        """
+        stereo = _check_stereo(stereo)
+        n_stems = 2 if with_accompaniment else 1
+        out = np.zeros((n_stems, 2, stereo.shape[1]), dtype=np.float32)
+
+        def writer(stem: int) -> Callable[[int, np.ndarray], None]:
+            def write(start: int, block: np.ndarray) -> None:
+                out[stem, :, start:start + block.shape[-1]] = block
+            return write
+
+        self._stream(stereo, [writer(i) for i in range(n_stems)])
+        return out
+
+    @torch.inference_mode()
+    def _stream(self, stereo: Signal, writers: list[Callable[[int, np.ndarray], None]]) -> None:
+        """Separate block by block: vocals to ``writers[0]``, accompaniment to ``writers[1]``.
 
         The STFT follows ``torch.stft(center=True)`` framing: frame ``t`` is centred on
-        sample ``t * HOP``, so the signal is padded by ``N_FFT // 2`` on both sides and the
-        overlap-added output is cropped back to exactly ``n`` samples.
+        sample ``t * HOP``, i.e. the signal is padded by ``N_FFT // 2`` on both sides and the
+        overlap-added output cropped back to exactly ``n`` samples.  Output is kept in rows of
+        HOP samples (frame ``t`` adds into rows ``t .. t+3``); after each block of frames the
+        rows no later frame touches are normalised and written, and the last three carried
+        over, so the result is bit-identical to transforming the whole song at once.
         """
-        mix = torch.from_numpy(_check_stereo(stereo))
-        n = mix.shape[1]
+        if stereo.ndim != 2 or stereo.shape[0] != 2:
+            raise ValueError(f"expected a (2, n) stereo array, got shape {stereo.shape}")
+        n = stereo.shape[1]
         n_frames = 1 + n // HOP
-        n_stems = 2 if with_accompaniment else 1
-        padded = F.pad(mix, (N_FFT // 2, N_FFT // 2))
-        # Output lives in rows of HOP samples: frame t adds into rows t .. t+3.
-        rows = torch.zeros(n_stems, 2, n_frames + _FRAMES_PER_ROW - 1, HOP)
+        n_stems = len(writers)
+        tail = _FRAMES_PER_ROW - 1
+        carry = torch.zeros(n_stems, 2, tail, HOP)
         block = CHUNK_FRAMES * self.chunks_per_batch
         for start in range(0, n_frames, block):
             stop = min(start + block, n_frames)
-            segment = padded[:, start * HOP:(stop - 1) * HOP + N_FFT]
+            k = stop - start
+            mix = read_padded(stereo, start * HOP - N_FFT // 2, (stop - 1) * HOP + N_FFT // 2)
+            segment = torch.from_numpy(np.ascontiguousarray(mix, dtype=np.float32))
             frames = segment.unfold(-1, N_FFT, HOP)  # (2, k, N_FFT)
             spectrum = torch.fft.rfft(frames * self._window)  # (2, k, N_FFT // 2 + 1)
             low = spectrum[..., :NET_BINS]
             masks = self._vocal_masks(low.abs())
-            stems = [low * masks] + ([low * (1.0 - masks)] if with_accompaniment else [])
+            stems = [low * masks, low * (1.0 - masks)][:n_stems]
             # irfft zero-fills the bins above NET_BINS, i.e. Spleeter's "zeros" mask extension.
             out = torch.fft.irfft(torch.stack(stems), n=N_FFT) * self._window
-            k = stop - start
             out = out.reshape(n_stems, 2, k, _FRAMES_PER_ROW, HOP)
+            rows = torch.zeros(n_stems, 2, k + tail, HOP)
+            rows[:, :, :tail] += carry
             for j in range(_FRAMES_PER_ROW):
-                rows[:, :, start + j:start + j + k] += out[:, :, :, j]
-        _normalise_overlap_add(rows, self._window, n_frames)
-        flat = rows.reshape(n_stems, 2, -1)[:, :, N_FFT // 2:N_FFT // 2 + n]
-        return flat.contiguous().numpy()
+                rows[:, :, j:j + k] += out[:, :, :, j]
+            done = k + tail if stop == n_frames else k
+            carry = rows[:, :, k:k + tail].clone()
+            finished = rows[:, :, :done]
+            _normalise_overlap_add(finished, self._window, n_frames, first_row=start)
+            self._emit(finished, start, n, writers)
+
+    @staticmethod
+    def _emit(rows: torch.Tensor, first_row: int, n: int,
+              writers: list[Callable[[int, np.ndarray], None]]) -> None:
+        """Write finished rows as samples: row ``r`` holds samples ``(r - 2) * HOP`` onwards
+        (the first two rows are the front padding), cropped to the song's ``n`` samples."""
+        offset = N_FFT // 2
+        first = first_row * HOP - offset
+        flat = rows.reshape(rows.shape[0], 2, -1)
+        lo, hi = max(0, first), min(n, first + flat.shape[-1])
+        if hi <= lo:
+            return
+        for stem, write in enumerate(writers):
+            write(lo, flat[stem, :, lo - first:hi - first].contiguous().numpy())
 
     def _vocal_masks(self, magnitude: torch.Tensor) -> torch.Tensor:
         """Soft vocal ratio masks for ``(2, k, NET_BINS)`` magnitudes, same shape.
@@ -226,19 +270,23 @@ def _check_stereo(stereo: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(stereo, dtype=np.float32)
 
 
-def _normalise_overlap_add(rows: torch.Tensor, window: torch.Tensor, n_frames: int) -> None:
-    """Divide overlap-added rows, in place, by the summed squared window under each sample.
+def _normalise_overlap_add(rows: torch.Tensor, window: torch.Tensor, n_frames: int,
+                           first_row: int = 0) -> None:
+    """Divide overlap-added rows ``first_row ..``, in place, by the summed squared window
+    under each sample.
 
     Rows in the middle receive all four window quarters, whose squares sum to a constant;
-    only the first and last three rows get fewer frames, so only those are treated one by
-    one, without allocating a normaliser as long as the song.
+    only the song's first and last three rows get fewer frames, so only those are treated
+    one by one, without allocating a normaliser as long as the song.
     """
     quarters = (window**2).reshape(_FRAMES_PER_ROW, HOP)
-    n_rows = rows.shape[-2]
+    count = rows.shape[-2]
     full = _FRAMES_PER_ROW - 1
-    if n_frames > full:
-        rows[..., full:n_frames, :] /= quarters.sum(0)
-    edges = set(range(min(full, n_rows))) | set(range(max(n_frames, full), n_rows))
-    for row in edges:
+    lo, hi = max(full, first_row), min(n_frames, first_row + count)
+    if hi > lo:
+        rows[..., lo - first_row:hi - first_row, :] /= quarters.sum(0)
+    for row in range(first_row, first_row + count):
+        if full <= row < n_frames:
+            continue
         parts = [quarters[j] for j in range(_FRAMES_PER_ROW) if 0 <= row - j < n_frames]
-        rows[..., row, :] /= torch.stack(parts).sum(0).clamp_min(1e-8)
+        rows[..., row - first_row, :] /= torch.stack(parts).sum(0).clamp_min(1e-8)
