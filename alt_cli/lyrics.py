@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from alt_cli.options import SECTION_GAP, LayoutOptions
+from alt_cli.phrasing import VoiceEnvelope, merge_short_lines, split_phrases
 from alt_cli.schema import LyricLine, Word
 
 # Captioning artefacts Whisper learned from subtitles; never lyrics.
@@ -108,20 +109,29 @@ def layout_lines(
     rests: Sequence[tuple[float, float]] = (),
     options: LayoutOptions = LayoutOptions(),
     language: str | None = None,
+    voice: VoiceEnvelope | None = None,
 ) -> tuple[LyricLine, ...]:
-    """Clean, split at vocal rests, order by time and assign sections.
+    """Clean, split at vocal rests (and, given the ``voice`` envelope, at breaths), join lines
+    too short to be sung lines, order by time and assign sections.
 
     With the script filter on and a `language`, words in a script that language is not written
     in are dropped; with the lyrics conventions, lines follow the Jam-ALT guide (see
     :func:`lyrics_conventions`).
     """
     script = language if options.script_filter else None
+    min_words = options.min_line_words
     lines: list[LyricLine] = []
     for line in sorted(raw_lines, key=lambda item: item.start):
         for piece in split_at_rests(drop_foreign_words(line, script), rests):
-            text = clean_text(piece.text)
-            if text and options.lyrics_conventions:
-                text = lyrics_conventions(text)
-            if text:
-                lines.append(LyricLine(piece.start, piece.end, text, 0, piece.words))
-    return tuple(assign_sections(lines, options.section_gap))
+            phrases = [piece] if voice is None else split_phrases(
+                piece, voice, options.line_breath, options.max_line_words, min_words)
+            for phrase in phrases:
+                text = clean_text(phrase.text)
+                if text:
+                    lines.append(LyricLine(phrase.start, phrase.end, text, 0, phrase.words))
+    if min_words > 1:
+        lines = merge_short_lines(lines, min_words, options.max_line_words)
+    if options.lyrics_conventions:
+        lines = [LyricLine(line.start, line.end, lyrics_conventions(line.text), 0, line.words)
+                 for line in lines]
+    return tuple(assign_sections([line for line in lines if line.text], options.section_gap))

@@ -329,6 +329,18 @@ class LayoutOptions(Checked):
         True, "--script-filter", "Drop words written in a script the song's language does not "
         "use (Cyrillic or CJK letters in a Spanish song come from high-temperature samples).",
         "bool", negative="--no-script-filter", shown="on")
+    # Sung phrases inside Whisper's segments (see alt_cli/phrasing.py).
+    line_breath: float | None = setting(
+        None, "--line-breath", "A breath this many seconds long between two words ends a "
+        "line (the separated vocals dip 10 dB under the phrase); off = lines end at Whisper's "
+        "segments and the VAD's rests only.", "float", low=0.03, high=5.0, off="off")
+    max_line_words: int | None = setting(
+        None, "--max-line-words", "Split a longer line at its deepest breath (off: no limit).",
+        "int", low=2, high=200, off="off")
+    min_line_words: int = setting(
+        1, "--min-line-words", "A shorter line joins the neighbour it is sung closest to "
+        "(unless 1.5 s of rest isolate it); a split leaves at least this many words each side.",
+        "int", low=1, high=20)
     lyrics_conventions: bool = setting(
         False, "--lyrics-conventions", "Capital at each line start, no comma or full stop at "
         "line ends (the Jam-ALT guide); off keeps Whisper's punctuation.", "bool",

@@ -10,6 +10,8 @@ audio Whisper hears.  The options themselves are never changed.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +23,13 @@ from alt_cli.lyrics import layout_lines
 from alt_cli.models import load_whisper
 from alt_cli.options import (
     DEFAULT_ASR_INPUT,
+    LayoutOptions,
     OptionError,
     SeparatorOptions,
     TranscribeOptions,
     settings_key,
 )
+from alt_cli.phrasing import VoiceEnvelope
 from alt_cli.progress import Reporter
 from alt_cli.runtime import default_cache_dir, resolve_device, set_threads
 from alt_cli.schema import (
@@ -49,6 +53,7 @@ from alt_cli.signals import Signal
 from alt_cli.transcription import WindowTranscriber, detect_language, transcribe_native
 from alt_cli.whisper_compat import check_whisper
 
+DECODED_KEPT = 16  # songs whose decoded windows a benchmark keeps for its layout variants
 WORK_SUBDIR = "work"  # cache_dir/work holds long songs' spilled signals while they run
 GPU_DEFAULT_MODEL = "large-v2"  # the paper's model
 CPU_DEFAULT_MODEL = "base"  # large-v2 runs ~1x real time on a laptop CPU; base ~0.2x
@@ -108,10 +113,21 @@ def default_model(device: str) -> str:
 class ModelStore:
     """Loaded models by what identifies them, so transcribers that agree share one copy."""
 
-    def __init__(self, reporter: Reporter | None = None) -> None:
+    def __init__(self, reporter: Reporter | None = None, reuse_asr: bool = False) -> None:
         self.reporter = reporter or Reporter(quiet=True)
         self._whisper: dict[tuple[str, str], tuple[object, ResolvedModel | None]] = {}
         self._separators: dict[tuple[SeparatorOptions, str], Separator] = {}
+        # Decoded windows by (audio, every setting but the layout): a benchmark's layout
+        # variants lay out the same Whisper output instead of decoding it again.
+        self.decoded: OrderedDict[tuple[str, ...], tuple] | None = (
+            OrderedDict() if reuse_asr else None)
+
+    def remember_decoded(self, key: tuple[str, ...], value: tuple) -> None:
+        """Keep a song's decoded windows for layout variants (the most recent few songs)."""
+        if self.decoded is not None:
+            self.decoded[key] = value
+            while len(self.decoded) > DECODED_KEPT:
+                self.decoded.popitem(last=False)
 
     def whisper(self, name: str, device: str, cache_dir: Path):
         """(model, resolved) for a Whisper name or path on a device, loaded on first use."""
@@ -181,6 +197,12 @@ class Transcriber:
                               f"{self.options.asr.language} needs a multilingual model")
         if self.needs_separation():
             self.models.separator(self.options.separation, self.device)
+
+    @property
+    def asr_key(self) -> str:
+        """The settings that decide Whisper's output (all but the layout)."""
+        return settings_key(replace(self.options, layout=LayoutOptions()), device=self.device,
+                            model=self.model_name, separator=self.separator_name)
 
     @property
     def settings_key(self) -> str:
@@ -267,7 +289,9 @@ class Transcriber:
             decoded = self._native(model, audio16k, activity, timings)
         else:
             assert activity is not None
-            decoded = self._windows(song, model, audio16k, activity, timings)
+            source = (song.content_hash, separator_name,
+                      separated.model if separated else "none")
+            decoded = self._windows(song, model, audio16k, activity, timings, source)
         language, probability, windows, lines, notes = decoded
         timings["total"] = time.perf_counter() - started
         return SongTranscript(
@@ -298,7 +322,8 @@ class Transcriber:
         self.reporter.info(f"language: {language} (p={probability:.2f})")
         return language, probability
 
-    def _windows(self, song: SongAudio, model, audio16k, activity: VocalActivity, timings):
+    def _windows(self, song: SongAudio, model, audio16k, activity: VocalActivity, timings,
+                 source: tuple[str, ...]):
         """The method: RMS-VAD windows of the separated vocals, each decoded by Whisper."""
         windows = activity.windows
         self.reporter.info(
@@ -312,10 +337,18 @@ class Transcriber:
                          f"the {self.options.vad.floor_db:g} dB floor: bleed or noise)")
             return self.options.asr.language or "", 0.0, (), (), (note,)
         started = time.perf_counter()
-        language, probability = self._language(model, audio16k, activity)
-        decoder = WindowTranscriber(model, self.options.asr)
-        with self.reporter.bar(f"{song.path.name}: transcribing", len(windows), "win") as bar:
-            decoded = tuple(decoder.transcribe(audio16k, windows, language, bar.update))
+        memo = self.models.decoded
+        key = (*source, self.asr_key)
+        if memo is not None and key in memo:
+            language, probability, decoded = memo[key]
+            timings["asr_reused"] = 1.0
+        else:
+            language, probability = self._language(model, audio16k, activity)
+            decoder = WindowTranscriber(model, self.options.asr)
+            with self.reporter.bar(f"{song.path.name}: transcribing", len(windows),
+                                   "win") as bar:
+                decoded = tuple(decoder.transcribe(audio16k, windows, language, bar.update))
+            self.models.remember_decoded(key, (language, probability, decoded))
         timings["asr"] = time.perf_counter() - started
         floor = self.options.layout.min_voiced_fraction
         raw = [
@@ -324,7 +357,8 @@ class Transcriber:
             for seg in window.segments
             if activity.voiced_fraction(seg.start, seg.end) >= floor
         ]
-        lines = layout_lines(raw, activity.rests(), self.options.layout, language)
+        voice = VoiceEnvelope(activity.envelope, activity.hop_seconds, self.options.vad.offset)
+        lines = layout_lines(raw, activity.rests(), self.options.layout, language, voice)
         notes = () if lines else ("no lyrics recognised in the vocal segments",)
         return language, probability, decoded, lines, notes
 

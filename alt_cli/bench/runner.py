@@ -104,7 +104,7 @@ class BenchRunner:
     def __init__(self, plan: BenchPlan, reporter: Reporter, models: ModelStore | None = None):
         self.plan = plan
         self.reporter = reporter
-        self.models = models or ModelStore(reporter)
+        self.models = models or ModelStore(reporter, reuse_asr=True)
         self._transcribers: dict[tuple[BenchConfig, str], Transcriber] = {}
 
     def options_for(self, config: BenchConfig, language: str) -> TranscribeOptions:

@@ -59,7 +59,12 @@ class Separator(Protocol):
     weights_tag: str
 
     def separate(self, stereo: np.ndarray) -> np.ndarray:
-        """``(2, n)`` float32 mix at 44.1 kHz -> ``(2, n)`` float32 vocals, same length."""
+        """``(2, n)`` float32 mix at 44.1 kHz -> ``(2, n)`` float32 vocals, same length.
+
+        The built-in backends also have ``separate_into(stereo, write)``, which reads the mix
+        in blocks and hands the vocals to ``write(start, block)`` in order, so that a long
+        song is never held whole (see :func:`separate_into`).
+        """
         ...
 
 

@@ -1,0 +1,110 @@
+"""Sung phrases: where a line of lyrics ends inside what Whisper wrote as one segment.
+
+Whisper's segments are captions, and beam search makes them longer: a phrase sung without a
+long breath comes out as one "line" of twenty words.  A singer writes a line per phrase, and a
+phrase ends where the voice stops for a breath, a fraction of a second, far shorter than the
+VAD's one-second rest.  So a line is split at the deepest breath between two of its words (the
+separated vocals' energy dips under the phrase's own level), never between two words sung
+without a gap, and a line of one or two words (a split in the wrong place, or "oh" heard
+alone) joins the neighbour it is sung closest to, unless a long rest isolates it.
+
+All of it needs word timings and the vocal envelope; a line without words is left as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from alt_cli.schema import LyricLine, Word
+
+# A breath is a dip of the voice to this share of the phrase's median level (-10 dB) or below.
+DIP_SHARE = 0.3
+# A rest at least this long around a short line means it stands alone (a call, an "oh yeah"
+# between phrases), so it is not merged: about a bar at a moderate tempo.
+ISOLATING_REST = 1.5
+
+
+@dataclass(frozen=True)
+class VoiceEnvelope:
+    """The separated vocals' normalised frame RMS, and the level under which they are silent."""
+
+    envelope: np.ndarray
+    hop_seconds: float
+    quiet: float  # the VAD's offset: below this a frame is silent whatever the phrase
+
+    def frames(self, start: float, end: float) -> np.ndarray:
+        first = max(0, int(start / self.hop_seconds))
+        last = min(len(self.envelope), int(np.ceil(end / self.hop_seconds)))
+        return self.envelope[first:last]
+
+    def breath(self, before: Word, after: Word, phrase_level: float) -> float:
+        """Seconds of the longest dip between the middles of two consecutive words."""
+        middle = lambda word: (word.start + word.end) / 2  # noqa: E731
+        frames = self.frames(middle(before), middle(after))
+        if not frames.size:
+            return 0.0
+        below = frames < max(self.quiet, DIP_SHARE * phrase_level)
+        longest = run = 0
+        for flag in below:
+            run = run + 1 if flag else 0
+            longest = max(longest, run)
+        return longest * self.hop_seconds
+
+
+def _piece(words: Sequence[Word], section: int) -> LyricLine:
+    return LyricLine(words[0].start, words[-1].end, "".join(w.text for w in words).strip(),
+                     section, tuple(words))
+
+
+def split_phrases(line: LyricLine, voice: VoiceEnvelope, breath: float | None,
+                  max_words: int | None, min_words: int) -> list[LyricLine]:
+    """Split ``line`` at its deepest breaths: any breath >= ``breath`` seconds, and while the
+    line has more than ``max_words`` words, its deepest one (or its widest gap between word
+    timings when no breath is heard).  Each piece keeps at least ``min_words`` words."""
+    words = line.words
+    if len(words) < 2 * min_words or (breath is None and max_words is None):
+        return [line]
+    level = float(np.median(voice.frames(line.start, line.end))) if line.end > line.start else 0
+    breaths = [voice.breath(a, b, level) for a, b in zip(words, words[1:], strict=False)]
+    gaps = [b.start - a.end for a, b in zip(words, words[1:], strict=False)]
+    candidates = range(min_words - 1, len(words) - min_words)
+    best = max(candidates, key=lambda i: (breaths[i], gaps[i]))
+    too_long = max_words is not None and len(words) > max_words
+    if not (breath is not None and breaths[best] >= breath) and not too_long:
+        return [line]
+    head, tail = _piece(words[:best + 1], line.section), _piece(words[best + 1:], line.section)
+    return [*split_phrases(head, voice, breath, max_words, min_words),
+            *split_phrases(tail, voice, breath, max_words, min_words)]
+
+
+def merge_short_lines(lines: Sequence[LyricLine], min_words: int, max_words: int | None
+                      ) -> list[LyricLine]:
+    """Join each line of fewer than ``min_words`` words to the neighbour sung closest to it
+    (within :data:`ISOLATING_REST`), as long as the result stays within ``max_words``."""
+    result = list(lines)
+    changed = True
+    while changed:
+        changed = False
+        for i, line in enumerate(result):
+            if not line.words or len(line.words) >= min_words:
+                continue
+            options = []
+            if i > 0 and result[i - 1].words:
+                options.append((line.start - result[i - 1].end, i - 1))
+            if i + 1 < len(result) and result[i + 1].words:
+                options.append((result[i + 1].start - line.end, i + 1))
+            options = [(gap, j) for gap, j in options if gap < ISOLATING_REST and (
+                max_words is None or len(line.words) + len(result[j].words) <= max_words)]
+            if not options:
+                continue
+            _, j = min(options)
+            first, second = sorted((i, j))
+            a, b = result[first], result[second]
+            result[first:second + 1] = [LyricLine(a.start, b.end, f"{a.text} {b.text}",
+                                                  a.section, a.words + b.words)]
+            changed = True
+            break
+    return result

@@ -1,0 +1,94 @@
+"""Lines at sung phrases: breaths split a long segment, short lines join their neighbour."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from alt_cli.lyrics import layout_lines
+from alt_cli.options import LayoutOptions
+from alt_cli.phrasing import VoiceEnvelope, merge_short_lines, split_phrases
+from alt_cli.schema import LyricLine, Word
+
+HOP = 0.02
+
+
+def words_at(starts: list[float], length: float = 0.3) -> tuple[Word, ...]:
+    return tuple(Word(f" w{i}", s, s + length, 0.9) for i, s in enumerate(starts))
+
+
+def line_of(words: tuple[Word, ...]) -> LyricLine:
+    return LyricLine(words[0].start, words[-1].end, "".join(w.text for w in words).strip(), 0,
+                     words)
+
+
+def voice(seconds: float, silences: list[tuple[float, float]], level: float = 0.8
+          ) -> VoiceEnvelope:
+    envelope = np.full(int(seconds / HOP), level, dtype=np.float32)
+    for a, b in silences:
+        envelope[int(a / HOP):int(b / HOP)] = 0.05
+    return VoiceEnvelope(envelope, HOP, quiet=0.1)
+
+
+def texts(lines) -> list[str]:
+    return [line.text for line in lines]
+
+
+def test_a_breath_splits_a_phrase_and_a_sustained_phrase_stays_whole():
+    words = words_at([0.0, 0.35, 0.7, 1.05, 1.7, 2.05, 2.4, 2.75])  # breath at 1.35-1.7
+    line = line_of(words)
+    breathing = voice(4.0, [(1.38, 1.68)])
+    pieces = split_phrases(line, breathing, breath=0.2, max_words=None, min_words=1)
+    assert texts(pieces) == ["w0 w1 w2 w3", "w4 w5 w6 w7"]
+    assert pieces[0].end == words[3].end and pieces[1].words == words[4:]
+    legato = voice(4.0, [])  # the same timings sung without a gap: never split
+    assert split_phrases(line, legato, breath=0.2, max_words=None, min_words=1) == [line]
+    short_breath = voice(4.0, [(1.5, 1.6)])  # 0.1 s: shorter than the breath asked for
+    assert split_phrases(line, short_breath, breath=0.2, max_words=None, min_words=1) == [line]
+
+
+def test_a_dip_relative_to_the_phrase_counts_as_a_breath():
+    words = words_at([0.0, 0.35, 0.7, 1.05, 1.7, 2.05])
+    quiet_singer = voice(3.0, [], level=0.3)
+    quiet_singer.envelope[int(1.38 / HOP):int(1.68 / HOP)] = 0.08  # -11 dB under the phrase
+    pieces = split_phrases(line_of(words), quiet_singer, 0.2, None, 1)
+    assert texts(pieces) == ["w0 w1 w2 w3", "w4 w5"]
+
+
+def test_an_overlong_line_is_split_at_its_deepest_breath_then_its_widest_gap():
+    starts = [0.4 * i for i in range(14)]
+    starts[7:] = [s + 0.5 for s in starts[7:]]  # a wider gap before w7, no silence anywhere
+    line = line_of(words_at(starts))
+    pieces = split_phrases(line, voice(8.0, []), breath=None, max_words=10, min_words=3)
+    assert [len(p.words) for p in pieces] == [7, 7]
+    breath = voice(8.0, [(1.48, 1.62)])  # a breath after w3 wins over the wider gap
+    pieces = split_phrases(line, breath, breath=None, max_words=10, min_words=3)
+    assert [len(p.words) for p in pieces] == [4, 10]
+
+
+def test_a_split_never_leaves_fewer_than_the_minimum_words():
+    words = words_at([0.0, 0.7, 1.05, 1.4, 1.75])  # a breath right after the first word
+    pieces = split_phrases(line_of(words), voice(3.0, [(0.32, 0.68)]), 0.2, None, 2)
+    assert pieces == [line_of(words)]
+
+
+def test_short_lines_join_the_closer_neighbour_unless_a_rest_isolates_them():
+    a = line_of(words_at([0.0, 0.4, 0.8, 1.2]))
+    lone = line_of(words_at([1.8]))  # 0.3 s after a, 2 s before b
+    b = line_of(words_at([4.1, 4.5, 4.9]))
+    merged = merge_short_lines([a, lone, b], min_words=3, max_words=None)
+    assert texts(merged) == ["w0 w1 w2 w3 w0", "w0 w1 w2"]
+    assert merged[0].start == a.start and merged[0].end == lone.end
+    isolated = line_of(words_at([3.2]))  # 1.7 s after a, 3.5 s before the next
+    far = line_of(words_at([7.0, 7.4, 7.8]))
+    assert merge_short_lines([a, isolated, far], 3, None) == [a, isolated, far]
+    assert merge_short_lines([a, lone, b], 3, max_words=4) == [a, lone, b]  # would be too long
+
+
+def test_layout_uses_the_phrasing_only_when_asked():
+    words = words_at([0.0, 0.35, 0.7, 1.05, 1.7, 2.05, 2.4, 2.75])
+    line = line_of(words)
+    breathing = voice(4.0, [(1.38, 1.68)])
+    assert texts(layout_lines([line], voice=breathing)) == ["w0 w1 w2 w3 w4 w5 w6 w7"]
+    options = LayoutOptions(line_breath=0.2, min_line_words=3, lyrics_conventions=True)
+    assert texts(layout_lines([line], options=options, voice=breathing)) == [
+        "W0 w1 w2 w3", "W4 w5 w6 w7"]
