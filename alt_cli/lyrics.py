@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from alt_cli.options import SECTION_GAP, LayoutOptions
 from alt_cli.phrasing import VoiceEnvelope, merge_short_lines, split_phrases
 from alt_cli.schema import LyricLine, Word
+from alt_cli.song_form import assign_sections_by_form
 
 # Captioning artefacts Whisper learned from subtitles; never lyrics.
 _JUNK_LINE = re.compile(
@@ -93,15 +94,12 @@ def split_at_rests(line: LyricLine, rests: Sequence[tuple[float, float]]) -> lis
     ]
 
 
-def assign_sections(lines: list[LyricLine], section_gap: float = SECTION_GAP) -> list[LyricLine]:
-    """Number sections, opening a new one wherever the voice rests >= `section_gap` seconds."""
-    result: list[LyricLine] = []
-    section = 0
-    for i, line in enumerate(lines):
-        if i > 0 and line.start - lines[i - 1].end >= section_gap:
-            section += 1
-        result.append(LyricLine(line.start, line.end, line.text, section, line.words))
-    return result
+def assign_sections(lines: list[LyricLine], section_gap: float = SECTION_GAP,
+                    use_repeats: bool = False) -> list[LyricLine]:
+    """Number sections, opening a new one wherever the voice rests >= `section_gap` seconds
+    (and, with `use_repeats`, where a repeated block of lines starts or ends: see
+    :mod:`alt_cli.song_form`)."""
+    return assign_sections_by_form(lines, section_gap, use_repeats)
 
 
 def layout_lines(
@@ -134,4 +132,5 @@ def layout_lines(
     if options.lyrics_conventions:
         lines = [LyricLine(line.start, line.end, lyrics_conventions(line.text), 0, line.words)
                  for line in lines]
-    return tuple(assign_sections([line for line in lines if line.text], options.section_gap))
+    return tuple(assign_sections([line for line in lines if line.text], options.section_gap,
+                                 options.repeat_sections))

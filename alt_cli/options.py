@@ -341,6 +341,10 @@ class LayoutOptions(Checked):
         1, "--min-line-words", "A shorter line joins the neighbour it is sung closest to "
         "(unless 1.5 s of rest isolate it); a split leaves at least this many words each side.",
         "int", low=1, high=20)
+    repeat_sections: bool = setting(
+        False, "--repeat-sections", "Also start a section where a block of two or more lines "
+        "that is sung again starts or ends (a chorus); off = sections at long rests only.",
+        "bool", negative="--rest-sections", shown="off")
     lyrics_conventions: bool = setting(
         False, "--lyrics-conventions", "Capital at each line start, no comma or full stop at "
         "line ends (the Jam-ALT guide); off keeps Whisper's punctuation.", "bool",

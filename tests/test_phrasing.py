@@ -92,3 +92,20 @@ def test_layout_uses_the_phrasing_only_when_asked():
     options = LayoutOptions(line_breath=0.2, min_line_words=3, lyrics_conventions=True)
     assert texts(layout_lines([line], options=options, voice=breathing)) == [
         "W0 w1 w2 w3", "W4 w5 w6 w7"]
+
+
+def test_a_repeated_block_of_lines_is_a_section_in_both_places():
+    from alt_cli.lyrics import assign_sections
+    from alt_cli.song_form import repeat_boundaries
+
+    sung = ["Walking down the road", "Thinking of you", "Oh la la my love",
+            "Never let me go", "Another verse begins", "The story carries on",
+            "Oh la la my lover", "Never let me go", "The end"]
+    lines = [LyricLine(2.0 * i, 2.0 * i + 1.7, text) for i, text in enumerate(sung)]
+    assert repeat_boundaries(lines) == {2, 4, 6, 8}  # "my lover": a recognition slip
+    sections = [line.section for line in assign_sections(lines, 4.0, use_repeats=True)]
+    assert sections == [0, 0, 1, 1, 2, 2, 3, 3, 4]
+    assert [line.section for line in assign_sections(lines, 4.0)] == [0] * 9
+    single = [LyricLine(2.0 * i, 2.0 * i + 1.7, t) for i, t in enumerate(
+        ["Hey", "One line", "Hey", "Something else entirely"])]
+    assert repeat_boundaries(single) == set()  # one repeated line is a refrain, not a section

@@ -1,0 +1,63 @@
+"""Song form: sections found from what repeats, not only from where the voice rests.
+
+In written lyrics a blank line separates verse from chorus, and singers rarely rest between
+them: on the dev songs most section boundaries fall on gaps under half a second, as short as
+the gaps inside a verse.  What does mark a chorus is that it comes back.  A block of two or
+more consecutive lines sung again later (with the small differences of recognition errors) is
+a section in both places: a section starts where the block starts and where it ends.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from difflib import SequenceMatcher
+
+from alt_cli.schema import LyricLine
+
+SAME_LINE = 0.75  # similarity of two recognised lines that are the same sung line
+MIN_BLOCK_LINES = 2  # one repeated line is a refrain inside a section, not a section
+_LETTERS = re.compile(r"[^\w']+")
+
+
+def _key(text: str) -> str:
+    return _LETTERS.sub(" ", text.lower()).strip()
+
+
+def same_line(a: str, b: str) -> bool:
+    """Two recognised lines that are (nearly) the same words."""
+    a, b = _key(a), _key(b)
+    return bool(a and b) and SequenceMatcher(None, a, b, autojunk=False).ratio() >= SAME_LINE
+
+
+def repeat_boundaries(lines: Sequence[LyricLine]) -> set[int]:
+    """Indices of lines that start a section because a repeated block starts or ends there."""
+    texts = [line.text for line in lines]
+    n = len(texts)
+    equal = [[j > i and same_line(texts[i], texts[j]) for j in range(n)] for i in range(n)]
+    starts: set[int] = set()
+    for i in range(n):
+        for j in range(i + 1, n):
+            if not equal[i][j] or (i > 0 and equal[i - 1][j - 1]):
+                continue  # not the first line of a diagonal run
+            length = 0
+            while j + length < n and i + length < j and equal[i + length][j + length]:
+                length += 1
+            if length >= MIN_BLOCK_LINES:
+                for first in (i, j):
+                    starts.update({first, first + length})
+    return {index for index in starts if 0 < index < n}
+
+
+def assign_sections_by_form(lines: Sequence[LyricLine], section_gap: float,
+                            use_repeats: bool) -> list[LyricLine]:
+    """Number sections: a new one after a vocal rest >= ``section_gap`` seconds, and (with
+    ``use_repeats``) wherever a repeated block of lines starts or ends."""
+    boundaries = repeat_boundaries(lines) if use_repeats else set()
+    result: list[LyricLine] = []
+    section = 0
+    for i, line in enumerate(lines):
+        if i > 0 and (line.start - lines[i - 1].end >= section_gap or i in boundaries):
+            section += 1
+        result.append(LyricLine(line.start, line.end, line.text, section, line.words))
+    return result
