@@ -331,14 +331,14 @@ class LayoutOptions(Checked):
         "bool", negative="--no-script-filter", shown="on")
     # Sung phrases inside Whisper's segments (see alt_cli/phrasing.py).
     line_breath: float | None = setting(
-        None, "--line-breath", "A breath this many seconds long between two words ends a "
+        0.3, "--line-breath", "A breath this many seconds long between two words ends a "
         "line (the separated vocals dip 10 dB under the phrase); off = lines end at Whisper's "
         "segments and the VAD's rests only.", "float", low=0.03, high=5.0, off="off")
     max_line_words: int | None = setting(
-        None, "--max-line-words", "Split a longer line at its deepest breath (off: no limit).",
+        12, "--max-line-words", "Split a longer line at its deepest breath (off: no limit).",
         "int", low=2, high=200, off="off")
     min_line_words: int = setting(
-        1, "--min-line-words", "A shorter line joins the neighbour it is sung closest to "
+        2, "--min-line-words", "A shorter line joins the neighbour it is sung closest to "
         "(unless 1.5 s of rest isolate it); a split leaves at least this many words each side.",
         "int", low=1, high=20)
     repeat_sections: bool = setting(

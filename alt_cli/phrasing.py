@@ -25,6 +25,10 @@ DIP_SHARE = 0.3
 # A rest at least this long around a short line means it stands alone (a call, an "oh yeah"
 # between phrases), so it is not merged: about a bar at a moderate tempo.
 ISOLATING_REST = 1.5
+# Whisper's punctuation inside a segment counts like this many seconds of breath when an
+# over-long line must be split somewhere: a comma is where a sung phrase often ends.
+CLAUSE_BONUS = 0.15
+CLAUSE_MARKS = ",.;:!?"
 
 
 @dataclass(frozen=True)
@@ -59,20 +63,38 @@ def _piece(words: Sequence[Word], section: int) -> LyricLine:
                      section, tuple(words))
 
 
+def word_count(words: Sequence[Word]) -> int:
+    """Written words: a piece Whisper split off a word ("'on" after "qu") does not count."""
+    return sum(1 for i, word in enumerate(words) if i == 0 or word.text[:1].isspace())
+
+
+def _ends_clause(word: Word) -> bool:
+    """Whisper wrote punctuation after this word: its own hint of a phrase end."""
+    return word.text.rstrip()[-1:] in CLAUSE_MARKS
+
+
 def split_phrases(line: LyricLine, voice: VoiceEnvelope, breath: float | None,
                   max_words: int | None, min_words: int) -> list[LyricLine]:
     """Split ``line`` at its deepest breaths: any breath >= ``breath`` seconds, and while the
-    line has more than ``max_words`` words, its deepest one (or its widest gap between word
-    timings when no breath is heard).  Each piece keeps at least ``min_words`` words."""
+    line has more than ``max_words`` words, its deepest one (a breath, else Whisper's
+    punctuation, else the widest gap between word timings).  Each piece keeps at least
+    ``min_words`` words, and a word Whisper split into pieces (French "qu" + "'on") is never
+    split across lines."""
     words = line.words
-    if len(words) < 2 * min_words or (breath is None and max_words is None):
+    if word_count(words) < 2 * min_words or (breath is None and max_words is None):
         return [line]
     level = float(np.median(voice.frames(line.start, line.end))) if line.end > line.start else 0
-    breaths = [voice.breath(a, b, level) for a, b in zip(words, words[1:], strict=False)]
-    gaps = [b.start - a.end for a, b in zip(words, words[1:], strict=False)]
-    candidates = range(min_words - 1, len(words) - min_words)
-    best = max(candidates, key=lambda i: (breaths[i], gaps[i]))
-    too_long = max_words is not None and len(words) > max_words
+    pairs = list(zip(words, words[1:], strict=False))
+    breaths = [voice.breath(a, b, level) for a, b in pairs]
+    clauses = [_ends_clause(a) for a, _ in pairs]
+    gaps = [b.start - a.end for a, b in pairs]
+    candidates = [i for i in range(len(words) - 1) if words[i + 1].text[:1].isspace()
+                  and word_count(words[:i + 1]) >= min_words
+                  and word_count(words[i + 1:]) >= min_words]
+    if not candidates:
+        return [line]
+    best = max(candidates, key=lambda i: (breaths[i] + CLAUSE_BONUS * clauses[i], gaps[i]))
+    too_long = max_words is not None and word_count(words) > max_words
     if not (breath is not None and breaths[best] >= breath) and not too_long:
         return [line]
     head, tail = _piece(words[:best + 1], line.section), _piece(words[best + 1:], line.section)
@@ -89,7 +111,7 @@ def merge_short_lines(lines: Sequence[LyricLine], min_words: int, max_words: int
     while changed:
         changed = False
         for i, line in enumerate(result):
-            if not line.words or len(line.words) >= min_words:
+            if not line.words or word_count(line.words) >= min_words:
                 continue
             options = []
             if i > 0 and result[i - 1].words:
@@ -97,7 +119,8 @@ def merge_short_lines(lines: Sequence[LyricLine], min_words: int, max_words: int
             if i + 1 < len(result) and result[i + 1].words:
                 options.append((result[i + 1].start - line.end, i + 1))
             options = [(gap, j) for gap, j in options if gap < ISOLATING_REST and (
-                max_words is None or len(line.words) + len(result[j].words) <= max_words)]
+                max_words is None
+                or word_count(line.words) + word_count(result[j].words) <= max_words)]
             if not options:
                 continue
             _, j = min(options)

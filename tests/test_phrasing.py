@@ -84,14 +84,27 @@ def test_short_lines_join_the_closer_neighbour_unless_a_rest_isolates_them():
     assert merge_short_lines([a, lone, b], 3, max_words=4) == [a, lone, b]  # would be too long
 
 
-def test_layout_uses_the_phrasing_only_when_asked():
-    words = words_at([0.0, 0.35, 0.7, 1.05, 1.7, 2.05, 2.4, 2.75])
+def test_layout_splits_at_breaths_by_default_and_not_when_turned_off():
+    words = words_at([0.0, 0.35, 0.7, 1.05, 1.75, 2.1, 2.45, 2.8])
     line = line_of(words)
-    breathing = voice(4.0, [(1.38, 1.68)])
-    assert texts(layout_lines([line], voice=breathing)) == ["w0 w1 w2 w3 w4 w5 w6 w7"]
+    breathing = voice(4.0, [(1.38, 1.72)])
+    assert texts(layout_lines([line], voice=breathing)) == ["w0 w1 w2 w3", "w4 w5 w6 w7"]
+    assert texts(layout_lines([line])) == ["w0 w1 w2 w3 w4 w5 w6 w7"]  # no envelope: whole
+    off = LayoutOptions(line_breath=None, max_line_words=None, min_line_words=1)
+    assert texts(layout_lines([line], options=off, voice=breathing)) == [
+        "w0 w1 w2 w3 w4 w5 w6 w7"]
     options = LayoutOptions(line_breath=0.2, min_line_words=3, lyrics_conventions=True)
     assert texts(layout_lines([line], options=options, voice=breathing)) == [
         "W0 w1 w2 w3", "W4 w5 w6 w7"]
+
+
+def test_pieces_of_one_written_word_stay_on_one_line():
+    words = (Word(" Et", 0.0, 0.2), Word(" qu", 0.3, 0.4), Word("'on", 0.9, 1.0),
+             Word(" m", 1.1, 1.2), Word("'attend", 1.2, 1.5), Word(" encore", 1.6, 1.9))
+    line = line_of(words)
+    silence_inside_quon = voice(3.0, [(0.42, 0.88)])
+    pieces = split_phrases(line, silence_inside_quon, 0.2, None, 1)
+    assert all(not piece.words[0].text.startswith("'") for piece in pieces)
 
 
 def test_a_repeated_block_of_lines_is_a_section_in_both_places():
