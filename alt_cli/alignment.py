@@ -239,6 +239,9 @@ class Aligner:
     def prepare(self) -> None:
         self.transcriber.prepare()
 
+    def load(self, source: str | Path) -> SongAudio:
+        return self.transcriber.load(source)
+
     def separate(self, song):
         return self.transcriber.separate(song)
 

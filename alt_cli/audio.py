@@ -316,6 +316,26 @@ def _read_tags(path: Path) -> tuple[str | None, str | None]:
     return first("title"), first("artist")
 
 
+def _decode_and_resample(decoded: _Decoded, path: Path, spill_dir: Path | None
+                         ) -> tuple[Signal, bool]:
+    """The decoder's blocks checked (finite), made stereo and resampled to 44.1 kHz; spilled
+    to ``spill_dir`` when the file is longer than :data:`SPILL_AFTER_SECONDS`."""
+    spill = spill_dir if decoded.frames > SPILL_AFTER_SECONDS * decoded.rate else None
+
+    def checked() -> Iterator[np.ndarray]:
+        for part in decoded.parts:
+            if not np.isfinite(part).all():
+                raise AudioError(f"{path}: audio contains invalid (NaN/inf) samples")
+            yield to_stereo(part)
+
+    try:
+        stereo = resample_blocks(checked(), decoded.frames, 2, decoded.rate,
+                                 SEPARATION_SAMPLE_RATE, spill)
+    except MemoryError as exc:
+        raise AudioError(f"{path}: too large to decode in memory") from exc
+    return stereo, spill is not None
+
+
 def load_song(path: str | os.PathLike[str], spill_dir: Path | None = None) -> SongAudio:
     """Decode a file into a :class:`SongAudio`, or raise :class:`AudioError` in one line.
 
@@ -326,45 +346,30 @@ def load_song(path: str | os.PathLike[str], spill_dir: Path | None = None) -> So
     path = Path(path)
     _check_readable(path)
     try:
-        decoded = _decode_soundfile(path)
+        stereo, spilled = _decode_and_resample(_decode_soundfile(path), path, spill_dir)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
+        # libsndfile refused the file, at once or part-way through (a damaged mp3): ffmpeg
+        # decodes more formats and tolerates more damage, and names the decoder that failed.
         if shutil.which("ffmpeg") is None:
             reason = str(exc).replace(str(path), "").strip(" :") or type(exc).__name__
             raise AudioError(f"{path}: not a decodable audio file (libsndfile: {reason}; "
                              f"ffmpeg, which decodes more formats, is not installed)") from exc
-        decoded = _decode_ffmpeg(path, spill_dir)
-    spill = spill_dir if decoded.frames > SPILL_AFTER_SECONDS * decoded.rate else None
-    stats = _LevelStats()
-
-    def checked() -> Iterator[np.ndarray]:
-        for part in decoded.parts:
-            if not np.isfinite(part).all():
-                raise AudioError(f"{path}: audio contains invalid (NaN/inf) samples")
-            stereo = to_stereo(part)
-            yield stereo
-
-    try:
-        stereo = resample_blocks(checked(), decoded.frames, 2, decoded.rate,
-                                 SEPARATION_SAMPLE_RATE, spill)
-    except (soundfile.LibsndfileError, RuntimeError) as exc:
-        reason = str(exc).replace(str(path), "").strip(" :") or type(exc).__name__
-        raise AudioError(f"{path}: not a decodable audio file (libsndfile: {reason})") from exc
-    except MemoryError as exc:
-        raise AudioError(f"{path}: too large to decode in memory") from exc
+        stereo, spilled = _decode_and_resample(_decode_ffmpeg(path, spill_dir), path,
+                                               spill_dir)
     if stereo.shape[1] == 0:
         raise AudioError(f"{path}: no audio samples")
     duration = stereo.shape[1] / SEPARATION_SAMPLE_RATE
     if duration < MIN_DURATION:
         raise AudioError(f"{path}: too short ({duration:.2f} s; at least {MIN_DURATION:.0f} s)")
-    step = int(BLOCK_SECONDS * SEPARATION_SAMPLE_RATE)
-    for a, b in blocks(stereo.shape[1], step):
+    stats = _LevelStats()
+    for a, b in blocks(stereo.shape[1], int(BLOCK_SECONDS * SEPARATION_SAMPLE_RATE)):
         stats.add(slice_of(stereo, a, b))
     invert, gain, notes = stats.corrections()
     if invert or gain != 1.0:
         _correct(stereo, invert, gain)
     title, artist = _read_tags(path)
     return SongAudio(path, stereo, file_sha256(path), title=title, artist=artist,
-                     notes=tuple(notes), spill_dir=spill)
+                     notes=tuple(notes), spill_dir=spill_dir if spilled else None)
 
 
 def blend_vocals(mix16k: Signal, vocals16k: Signal, spill_dir: Path | None = None) -> Signal:
