@@ -122,3 +122,24 @@ def test_a_repeated_block_of_lines_is_a_section_in_both_places():
     single = [LyricLine(2.0 * i, 2.0 * i + 1.7, t) for i, t in enumerate(
         ["Hey", "One line", "Hey", "Something else entirely"])]
     assert repeat_boundaries(single) == set()  # one repeated line is a refrain, not a section
+
+
+def test_layout_variants_share_the_decoded_windows_and_nothing_else_does():
+    from dataclasses import replace
+
+    from alt_cli.options import TranscribeOptions
+    from alt_cli.pipeline import DECODED_KEPT, ModelStore, Transcriber
+
+    base = TranscribeOptions(model="tiny.en", device="cpu")
+    key = Transcriber(base).asr_key
+    relaid = replace(base, layout=LayoutOptions(line_breath=None, min_line_words=3))
+    assert Transcriber(relaid).asr_key == key  # only the layout differs: same Whisper output
+    beam = replace(base, asr=replace(base.asr, beam_size=1))
+    assert Transcriber(beam).asr_key != key
+    store = ModelStore(reuse_asr=True)
+    for i in range(DECODED_KEPT + 3):
+        store.remember_decoded((f"song{i}", key), ("en", 1.0, ()))
+    assert len(store.decoded) == DECODED_KEPT and ("song0", key) not in store.decoded
+    plain = ModelStore()
+    plain.remember_decoded(("song", key), ("en", 1.0, ()))
+    assert plain.decoded is None  # a batch never keeps old songs' windows
