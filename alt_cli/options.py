@@ -374,7 +374,8 @@ class TranscribeOptions(Checked):
     asr: AsrOptions = field(default_factory=AsrOptions)
     layout: LayoutOptions = field(default_factory=LayoutOptions)
     cache_dir: Path | None = setting(
-        None, "--cache-dir", "Separated vocals and converted models.", "path",
+        None, "--cache-dir", "Separated vocals, converted models, and the signals of files "
+        "over 10 min while they run.", "path",
         shown="~/.cache/alt", metavar="DIR")
     threads: int | None = setting(None, "--threads", "CPU threads for torch.", "int", low=1,
                                   high=1024, shown="torch's")
