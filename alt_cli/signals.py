@@ -104,7 +104,7 @@ class DiskSignal:
         os.fsync(self._fd)
 
     def close(self) -> None:
-        if self._owns_fd and self._fd >= 0:
+        if getattr(self, "_owns_fd", False) and self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
 
