@@ -1,0 +1,81 @@
+"""Demucs with many segments per forward pass: what ``demucs.apply.apply_model`` computes, batched.
+
+``apply_model`` cuts a song into overlapping segments and runs the network on them one at a
+time; on a GPU the network then sees a batch of one and the device idles between small kernels
+(measured on an H200: 24 s for 12 min of audio with a four-model bag, against 5 s when 8
+segments go through each forward pass).  This module keeps ``apply_model``'s arithmetic (the same
+segments, the same context padding from the neighbouring audio, the same triangular
+cross-fade, bag weights applied per source) and only stacks segments of equal padded length
+into one batch.  With ``shifts=0`` (alt's setting) the result equals ``apply_model``'s up to the
+floating-point order of a batched convolution (tested on the CPU).
+"""
+
+from __future__ import annotations
+
+import torch
+from demucs.apply import BagOfModels, TensorChunk
+from demucs.htdemucs import HTDemucs
+from demucs.utils import center_trim
+
+DEFAULT_BATCH = 8  # segments per forward pass
+
+
+def _valid_length(model, length: int, segment: float | None) -> int:
+    """The padded input length ``apply_model`` gives a segment of ``length`` samples."""
+    if isinstance(model, HTDemucs) and segment is not None:
+        return int(segment * model.samplerate)
+    if hasattr(model, "valid_length"):
+        return int(model.valid_length(length))
+    return length
+
+
+@torch.inference_mode()
+def apply_batched(model, mix: torch.Tensor, overlap: float = 0.25,
+                  batch_size: int = DEFAULT_BATCH, device: str | torch.device | None = None,
+                  segment: float | None = None) -> torch.Tensor:
+    """``(1, channels, n)`` mix -> ``(1, sources, channels, n)``, as ``apply_model(model, mix,
+    shifts=0, split=True, overlap=overlap)`` computes it, ``batch_size`` segments at a time."""
+    device = torch.device(device) if device is not None else mix.device
+    if isinstance(model, BagOfModels):
+        estimates: torch.Tensor | None = None
+        totals = [0.0] * len(model.sources)
+        for sub_model, weights in zip(model.models, model.weights, strict=True):
+            out = apply_batched(sub_model, mix, overlap, batch_size, device, segment)
+            for k, weight in enumerate(weights):
+                out[:, k] *= weight
+                totals[k] += weight
+            estimates = out if estimates is None else estimates + out
+        assert estimates is not None
+        for k in range(estimates.shape[1]):
+            estimates[:, k] /= totals[k]
+        return estimates
+    model.to(device).eval()
+    batch, channels, length = mix.shape
+    if batch != 1:
+        raise ValueError("apply_batched separates one song at a time (batch of 1)")
+    segment_length = int(model.samplerate * (segment or model.segment))
+    stride = int((1 - overlap) * segment_length)
+    weight = torch.cat([torch.arange(1, segment_length // 2 + 1, device=device),
+                        torch.arange(segment_length - segment_length // 2, 0, -1, device=device)])
+    weight = weight / weight.max()
+    out = torch.zeros(batch, len(model.sources), channels, length, device=mix.device)
+    sum_weight = torch.zeros(length, device=mix.device)
+    # Segments grouped by padded length (only the song's last ones differ), in song order.
+    groups: dict[int, list[tuple[int, int]]] = {}
+    for offset in range(0, length, stride):
+        chunk_length = min(segment_length, length - offset)
+        groups.setdefault(_valid_length(model, chunk_length, segment), []).append(
+            (offset, chunk_length))
+    for valid, items in groups.items():
+        for first in range(0, len(items), batch_size):
+            part = items[first:first + batch_size]
+            inputs = torch.cat([TensorChunk(mix, offset, size).padded(valid)
+                                for offset, size in part]).to(device)
+            results = model(inputs)
+            for (offset, size), result in zip(part, results, strict=True):
+                chunk_out = center_trim(result[None], size)
+                out[..., offset:offset + segment_length] += (
+                    weight[:size] * chunk_out).to(mix.device)
+                sum_weight[offset:offset + segment_length] += weight[:size].to(mix.device)
+    out /= sum_weight
+    return out
