@@ -108,7 +108,7 @@ def main() -> None:
         started = time.perf_counter()
         proc = run(["transcribe", str(folder), *args, *cache])
         row("5", f"alt transcribe music {shown}", proc,
-            f"{time.perf_counter() - started:.1f} s, no song separated")
+            f"{time.perf_counter() - started:.1f} s to fail")
     blocker = work / "a-file"
     blocker.write_text("x", encoding="utf-8")
     for target in (str(blocker), "/proc/alt-cache"):
