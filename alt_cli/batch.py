@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -184,6 +185,11 @@ def _one_line(exc: BaseException, source: Path) -> str:
         return str(exc).removeprefix(f"{source}: ")
     if isinstance(exc, MemoryError):
         return "out of memory"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        hint = ("; free some space, or point --cache-dir (long files' signals and stems) or "
+                "-o somewhere with room" if exc.errno == errno.ENOSPC else "")
+        return f"{exc.strerror.lower()}{where}{hint}"
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 

@@ -143,3 +143,17 @@ def test_sigkill_mid_batch_leaves_no_partial_file_and_resumes(tree, tmp_path, se
         assert (out / rel).read_text(encoding="utf-8") == (fresh / rel).read_text(
             encoding="utf-8")
     assert not [p for p in out.rglob(".*.part")]
+
+
+def test_system_errors_read_as_sentences_not_exception_classes():
+    import errno as errno_codes
+
+    from alt_cli.batch import _one_line
+
+    full = OSError(errno_codes.ENOSPC, "No space left on device", "/cache/work")
+    line = _one_line(full, Path("song.mp3"))
+    assert line.startswith("no space left on device (/cache/work); free some space")
+    assert "--cache-dir" in line and "Errno" not in line and "OSError" not in line
+    denied = _one_line(PermissionError(errno_codes.EACCES, "Permission denied", "/x"),
+                       Path("song.mp3"))
+    assert denied == "permission denied (/x)"
