@@ -76,6 +76,7 @@ def check_language(language: str | None, model_name: str | None = None) -> None:
 NO_SPEECH_DOUBT = 0.5  # median no-speech probability above which Whisper doubts the voice
 WEAK_VOICE_DB = -20.0  # voiced vocals this far below the mix: bleed more likely than a singer
 MIN_SUNG_SECONDS = 2.0  # less voiced time than this is not a song's vocal part
+GUESS_CONFIDENCE = 0.01  # mean word probability under which a doubtful song's line is a guess
 
 
 def vocals_verdict(activity: VocalActivity | None, windows: tuple[WindowTranscript, ...],
@@ -103,6 +104,19 @@ def vocals_verdict(activity: VocalActivity | None, windows: tuple[WindowTranscri
         doubts.append(f"Whisper's no-speech probability {no_speech:.2f}")
     reason = "; ".join(doubts) or "separated vocals with recognised words"
     return VocalsVerdict("uncertain" if doubts else "yes", reason, voiced, level, no_speech)
+
+
+def drop_guesses(lines: tuple[LyricLine, ...], verdict: VocalsVerdict
+                 ) -> tuple[tuple[LyricLine, ...], int]:
+    """Where the voice itself is in doubt ("uncertain"), drop the lines whose words Whisper
+    gives under :data:`GUESS_CONFIDENCE` probability on average: over sustained tones a
+    separator mistakes for a voice, Whisper writes a word such as "check." with probability
+    ~0.  Songs with a clear voice keep every line (a wrong line there is still lyrics)."""
+    if verdict.vocals != "uncertain":
+        return lines, 0
+    kept = tuple(line for line in lines
+                 if line.confidence is None or line.confidence >= GUESS_CONFIDENCE)
+    return kept, len(lines) - len(kept)
 
 
 def default_model(device: str) -> str:
@@ -293,6 +307,13 @@ class Transcriber:
                       separated.model if separated else "none")
             decoded = self._windows(song, model, audio16k, activity, timings, source)
         language, probability, windows, lines, notes = decoded
+        verdict = vocals_verdict(activity, windows, lines)
+        lines, dropped = drop_guesses(lines, verdict)
+        if dropped:
+            notes = (*notes, f"dropped {dropped} line(s) Whisper gave under "
+                             f"{100 * GUESS_CONFIDENCE:g} % probability, in a song whose voice "
+                             f"is in doubt ({verdict.reason})")
+            verdict = vocals_verdict(activity, windows, lines)
         timings["total"] = time.perf_counter() - started
         return SongTranscript(
             path=song.path, duration=song.duration, language=language,
@@ -301,7 +322,7 @@ class Transcriber:
             separator=separator_name, separator_model=separated.model if separated else "none",
             separation_cached=bool(separated and separated.cached), model=self.resolved_model,
             segments=activity.segments if activity else (), windows=windows, timings=timings,
-            notes=(*song.notes, *notes), verdict=vocals_verdict(activity, windows, lines),
+            notes=(*song.notes, *notes), verdict=verdict,
         )  # fmt: skip
 
     def _vad(self, vocals16k: np.ndarray, mix16k: np.ndarray, timings: dict[str, float]

@@ -91,3 +91,16 @@ def test_noise_silence_and_an_instrumental_give_empty_lyrics_fast(tmp_path, sess
     # separation dominate; a margin for a busy CI machine).
     assert seconds["noise"] < 1.5 * seconds["silence"] + 5
     assert seconds["instrumental"] < 1.5 * seconds["silence"] + 5
+
+
+def test_guessed_lines_are_dropped_only_where_the_voice_is_in_doubt():
+    from alt_cli.pipeline import drop_guesses
+    from alt_cli.schema import VocalsVerdict
+
+    guess = LyricLine(1.0, 2.0, "check.", 0, (Word(" check.", 1.0, 2.0, 0.0004),))
+    sung = LyricLine(3.0, 5.0, "la la", 0, (Word(" la", 3.0, 4.0, 0.6), Word(" la", 4, 5, 0.4)))
+    untimed = LyricLine(6.0, 7.0, "no words")
+    doubt = VocalsVerdict("uncertain", "Whisper's no-speech probability 0.67", 3.2, -17.0, 0.67)
+    assert drop_guesses((guess, sung, untimed), doubt) == ((sung, untimed), 1)
+    clear = VocalsVerdict("yes", "separated vocals with recognised words", 90.0, -3.0, 0.1)
+    assert drop_guesses((guess, sung), clear) == ((guess, sung), 0)
