@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,12 @@ from alt_cli.separation import (
     separate_cached,
 )
 from alt_cli.signals import Signal
-from alt_cli.transcription import WindowTranscriber, detect_language, transcribe_native
+from alt_cli.transcription import (
+    WindowJob,
+    WindowTranscriber,
+    detect_language,
+    transcribe_native,
+)
 from alt_cli.whisper_compat import check_whisper
 
 DECODED_KEPT = 16  # songs whose decoded windows a benchmark keeps for its layout variants
@@ -177,6 +183,21 @@ class ModelStore:
         return self._separators[key]
 
 
+@dataclass
+class _PreparedSong:
+    """A song with everything but Whisper done (see ``Transcriber._prepare``)."""
+
+    song: SongAudio
+    separated: SeparationResult | None
+    audio16k: Signal
+    asr_input: str
+    activity: VocalActivity | None
+    timings: dict[str, float]
+    started: float
+    memo_key: tuple[str, ...] | None  # what decides Whisper's output (windows only)
+    decoded: tuple | None = None  # (language, probability, windows' transcripts), if shared
+
+
 class Transcriber:
     """Transcribes any number of songs with one set of options and loaded models."""
 
@@ -285,6 +306,43 @@ class Transcriber:
         `separated` is this song's separation done ahead of time (batch prefetching; a
         benchmark's true vocal stem).
         """
+        return self._finish(self._prepare(source, separated))
+
+    def transcribe_songs(self, sources: Sequence[str | Path | SongAudio]) -> list[SongTranscript]:
+        """Transcribe several songs with their Whisper windows decoded in shared batches.
+
+        Why: on a GPU a decoding step costs about the same for a song's 6 windows as for 16, so
+        a few songs at a time take a fraction of the steps.  Each song's lyrics are what
+        :meth:`transcribe` gives it alone (see ``WindowTranscriber.transcribe_many``); all the
+        songs are held in memory together, so pass a handful at a time.
+        """
+        prepared = [self._prepare(source) for source in sources]
+        model = self.whisper_model
+        jobs: dict[int, tuple[WindowJob, float]] = {}
+        for k, song in enumerate(prepared):
+            if song.activity is None or not song.activity.windows or song.memo_key is None:
+                continue
+            if self.options.segmenter != "rmsvad" or song.memo_key in (self.models.decoded or {}):
+                continue
+            language, probability = self._language(model, song.audio16k, song.activity)
+            jobs[k] = (WindowJob(song.audio16k, song.activity.windows, language), probability)
+        started = time.perf_counter()
+        decoder = WindowTranscriber(model, self.options.asr)
+        decoded = decoder.transcribe_many([job for job, _ in jobs.values()])
+        seconds = time.perf_counter() - started
+        windows = sum(len(job.windows) for job, _ in jobs.values()) or 1
+        results = []
+        for k, song in enumerate(prepared):
+            if k in jobs:
+                job, probability = jobs[k]
+                song.decoded = (job.language, probability, tuple(decoded.pop(0)))
+                song.timings["asr_shared"] = seconds * len(job.windows) / windows
+            results.append(self._finish(song))
+        return results
+
+    def _prepare(self, source: str | Path | SongAudio,
+                 separated: SeparationResult | None = None) -> _PreparedSong:
+        """Decode, separate and find the vocal windows of one song (all but Whisper)."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
         song = source if isinstance(source, SongAudio) else self.load(source)
@@ -294,18 +352,27 @@ class Transcriber:
             separated = self.separate(song)
         if separated is not None:
             timings["separation"] = separated.seconds
-        separator_name = separated.separator if separated else "none"
         vocals16k, mix16k, audio16k, asr_input = self.views(song, separated)
-
-        model = self.whisper_model
         activity = self._vad(vocals16k, mix16k, timings) if vocals16k is not None else None
+        memo_key = None
+        if self.options.segmenter != "native":
+            memo_key = (song.content_hash, separated.separator if separated else "none",
+                        separated.model if separated else "none", self.asr_key)
+        return _PreparedSong(song, separated, audio16k, asr_input, activity, timings, started,
+                             memo_key)
+
+    def _finish(self, prepared: _PreparedSong) -> SongTranscript:
+        """Whisper (unless done already) and the layout of one prepared song."""
+        song, separated, activity = prepared.song, prepared.separated, prepared.activity
+        timings = prepared.timings
+        separator_name = separated.separator if separated else "none"
+        model = self.whisper_model
         if self.options.segmenter == "native":
-            decoded = self._native(model, audio16k, activity, timings)
+            decoded = self._native(model, prepared.audio16k, activity, timings)
         else:
-            assert activity is not None
-            source = (song.content_hash, separator_name,
-                      separated.model if separated else "none")
-            decoded = self._windows(song, model, audio16k, activity, timings, source)
+            assert activity is not None and prepared.memo_key is not None
+            decoded = self._windows(song, model, prepared.audio16k, activity, timings,
+                                    prepared.memo_key, prepared.decoded)
         language, probability, windows, lines, notes = decoded
         verdict = vocals_verdict(activity, windows, lines)
         lines, dropped = drop_guesses(lines, verdict)
@@ -314,11 +381,11 @@ class Transcriber:
                              f"{100 * GUESS_CONFIDENCE:g} % probability, in a song whose voice "
                              f"is in doubt ({verdict.reason})")
             verdict = vocals_verdict(activity, windows, lines)
-        timings["total"] = time.perf_counter() - started
+        timings["total"] = time.perf_counter() - prepared.started
         return SongTranscript(
             path=song.path, duration=song.duration, language=language,
             language_probability=probability, lines=lines, title=song.title,
-            artist=song.artist, segmenter=self.options.segmenter, asr_input=asr_input,
+            artist=song.artist, segmenter=self.options.segmenter, asr_input=prepared.asr_input,
             separator=separator_name, separator_model=separated.model if separated else "none",
             separation_cached=bool(separated and separated.cached), model=self.resolved_model,
             segments=activity.segments if activity else (), windows=windows, timings=timings,
@@ -344,8 +411,9 @@ class Transcriber:
         return language, probability
 
     def _windows(self, song: SongAudio, model, audio16k, activity: VocalActivity, timings,
-                 source: tuple[str, ...]):
-        """The method: RMS-VAD windows of the separated vocals, each decoded by Whisper."""
+                 key: tuple[str, ...], predecoded: tuple | None = None):
+        """The method: RMS-VAD windows of the separated vocals, each decoded by Whisper
+        (`predecoded`: Whisper's results already, from batches shared with other songs)."""
         windows = activity.windows
         self.reporter.info(
             f"{song.path.name}: {len(activity.segments)} vocal segments, {len(windows)} "
@@ -359,8 +427,10 @@ class Transcriber:
             return self.options.asr.language or "", 0.0, (), (), (note,)
         started = time.perf_counter()
         memo = self.models.decoded
-        key = (*source, self.asr_key)
-        if memo is not None and key in memo:
+        if predecoded is not None:
+            language, probability, decoded = predecoded
+            self.models.remember_decoded(key, predecoded)
+        elif memo is not None and key in memo:
             language, probability, decoded = memo[key]
             timings["asr_reused"] = 1.0
         else:
@@ -370,7 +440,7 @@ class Transcriber:
                                    "win") as bar:
                 decoded = tuple(decoder.transcribe(audio16k, windows, language, bar.update))
             self.models.remember_decoded(key, (language, probability, decoded))
-        timings["asr"] = time.perf_counter() - started
+        timings["asr"] = timings.pop("asr_shared", time.perf_counter() - started)
         floor = self.options.layout.min_voiced_fraction
         raw = [
             LyricLine(seg.start, seg.end, seg.text, 0, seg.words)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ from alt_cli.loop_guard import StopLoops, loop_span, trim_loop
 from alt_cli.options import AsrOptions
 from alt_cli.schema import AsrSegment, Window, WindowTranscript, Word
 from alt_cli.whisper_compat import EncodedWindow, GroupedDecodingTask, cpu_matmul_precision
+from alt_cli.whisper_fast import batch_bookkeeping
 
 TIMESTAMP_STEP = 0.02  # seconds per Whisper timestamp token
 LANGUAGE_PROBE_WINDOWS = 3  # most vocal windows used to detect the song's language
@@ -152,9 +154,13 @@ def split_timed_segments(
 class WindowTranscriber:
     """Decodes windows with one loaded Whisper model; reuse it across songs."""
 
-    def __init__(self, model: whisper.model.Whisper, options: AsrOptions):
+    def __init__(self, model: whisper.model.Whisper, options: AsrOptions,
+                 batched_bookkeeping: bool = True):
+        """`batched_bookkeeping` False keeps openai-whisper's own per-row beam search and
+        timestamp rules (the same tokens, many more GPU round trips): for comparisons."""
         self.model = model
         self.options = options
+        self.batched_bookkeeping = batched_bookkeeping
 
     @property
     def fp16(self) -> bool:
@@ -175,6 +181,8 @@ class WindowTranscriber:
             sample_len=opts.sample_len,
         )
         task = GroupedDecodingTask(self.model, decoding)
+        if self.batched_bookkeeping:
+            batch_bookkeeping(task)
         task.logit_filters.append(StopLoops(task.tokenizer.eot, task.sample_begin))
         with torch.inference_mode():
             return task.run(mels)
@@ -211,9 +219,17 @@ class WindowTranscriber:
         `mels` may also be the encoder's output for the batch: Whisper then skips encoding.
         `voiced` is each window's seconds of vocal activity (for the word-rate check).
         """
+        first = self._decode(mels, language, self.options.temperatures[0])
+        return self._fall_back(mels, first, language, voiced)
+
+    def _fall_back(
+        self, mels: torch.Tensor, first: list[DecodingResult], language: str,
+        voiced: Sequence[float] | None,
+    ) -> list[DecodingResult]:
+        """The retries of :meth:`decode_with_fallback`, given the first temperature's results."""
         rows = range(mels.shape[0])
         seconds = list(voiced) if voiced is not None else [None] * mels.shape[0]
-        results: list[DecodingResult] = self._decode(mels, language, self.options.temperatures[0])
+        results = list(first)
         attempts = [[r] for r in results]
         for temperature in self.options.temperatures[1:]:
             retry = [i for i in rows if self._needs_retry(results[i], seconds[i])]
@@ -271,40 +287,95 @@ class WindowTranscriber:
         on_progress: Callable[[int], None] | None = None,
     ) -> list[WindowTranscript]:
         """Transcribe every window; returned in the windows' order."""
-        tokenizer = model_tokenizer(self.model, language)
-        torch.manual_seed(SAMPLING_SEED)  # same song, same settings -> same lyrics
-        order = sorted(range(len(windows)), key=lambda i: windows[i].duration, reverse=True)
-        transcripts: list[WindowTranscript | None] = [None] * len(windows)
-        size = max(1, self.options.batch_size)
-        with cpu_matmul_precision(self.model, self.options.cpu_bf16_matmul):
-            for first in range(0, len(order), size):
-                batch = order[first : first + size]
-                self._transcribe_batch(audio16k, windows, batch, language, tokenizer, transcripts)
-                if on_progress:
-                    on_progress(len(batch))
-        return [t for t in transcripts if t is not None]
+        return self.transcribe_many([WindowJob(audio16k, windows, language)], on_progress)[0]
 
-    def _transcribe_batch(
-        self,
-        audio16k: np.ndarray,
-        windows: Sequence[Window],
-        batch: list[int],
-        language: str,
-        tokenizer: Tokenizer,
-        transcripts: list[WindowTranscript | None],
-    ) -> None:
-        """Encode a batch of windows once, decode with fallback, align words; fill `transcripts`."""
-        quiet = self.options.quiet_gaps
-        mels = window_mels(self.model, [window_audio(audio16k, windows[i], quiet)
-                                        for i in batch])
+    def transcribe_many(
+        self, jobs: Sequence[WindowJob], on_progress: Callable[[int], None] | None = None
+    ) -> list[list[WindowTranscript]]:
+        """Transcribe the windows of several songs, sharing Whisper's batches between them.
+
+        Why: a 3-min song has ~6 windows, and on a GPU a decoding step costs about the same for
+        6 rows as for 16, so songs decoded together take a fraction of the steps.  Each song's
+        lyrics stay what it gets alone: the first (temperature-0) pass is deterministic, so it
+        may run in any batch, and each song's retries run in the batches it would have had
+        alone, from its own seeded random state (sampling draws depend on the batch).  Where
+        the first temperature samples, songs are done one after another instead.
+        """
+        size = max(1, self.options.batch_size)
+        chunks = [_chunks(job.windows, size) for job in jobs]
+        shared = len(jobs) > 1 and self.options.temperatures[0] == 0
+        plan = _shared_plan(jobs, size) if shared else [
+            [(j, i) for i in chunk] for j in range(len(jobs)) for chunk in chunks[j]]
+        tokenizers = {job.language: model_tokenizer(self.model, job.language) for job in jobs}
+        transcripts: list[list[WindowTranscript | None]] = [[None] * len(j.windows) for j in jobs]
+        first: dict[tuple[int, int], DecodingResult] = {}  # first-pass results
+        encoded: dict[tuple[int, int], torch.Tensor] = {}  # held until the window is done
+        done = [0] * len(jobs)  # chunks finished per song
+        states: list[tuple | None] = [None] * len(jobs)  # each song's random state
+        with cpu_matmul_precision(self.model, self.options.cpu_bf16_matmul):
+            for entries in plan:
+                if not shared and entries[0][0] != entries[-1][0]:
+                    raise AssertionError("a song's batch mixes songs")
+                if not shared and done[entries[0][0]] == 0:
+                    torch.manual_seed(SAMPLING_SEED)  # same song, same settings -> same lyrics
+                self._first_pass(jobs, entries, chunks, first, encoded)
+                for j, job in enumerate(jobs):
+                    while done[j] < len(chunks[j]) and all(
+                            (j, i) in first for i in chunks[j][done[j]]):
+                        chunk = chunks[j][done[j]]
+                        if shared:
+                            _enter_random_state(states[j], self.model.device)
+                        self._finish_chunk(job, j, chunk, first, encoded,
+                                           tokenizers[job.language], transcripts[j])
+                        if shared:
+                            states[j] = _random_state(self.model.device)
+                        done[j] += 1
+                        if on_progress:
+                            on_progress(len(chunk))
+        return [[t for t in song if t is not None] for song in transcripts]
+
+    def _first_pass(self, jobs: Sequence[WindowJob], entries: list[tuple[int, int]],
+                    chunks: list[list[list[int]]],
+                    first: dict[tuple[int, int], DecodingResult],
+                    encoded: dict[tuple[int, int], torch.Tensor]) -> None:
+        """Decode a batch of windows (of one language) at the first temperature; keep each
+        window's result and encoder output for its retries and word timings.
+
+        The encoder runs over each song's own batches, whatever the decoding batch: its output
+        then does not depend on which songs were decoded together (a batched product may sum in
+        another order), so the retries and the word timings are the song's own.
+        """
+        for j, i in entries:
+            if (j, i) not in encoded:
+                chunk = next(c for c in chunks[j] if i in c)
+                encoded.update(zip([(j, k) for k in chunk], self._encode(jobs[j], chunk),
+                                   strict=True))
+        features = torch.stack([encoded[entry] for entry in entries])
+        language = jobs[entries[0][0]].language
+        results = self._decode(features, language, self.options.temperatures[0])
+        first.update(zip(entries, results, strict=True))
+
+    def _encode(self, job: WindowJob, chunk: list[int]) -> torch.Tensor:
+        """Whisper's encoder output for a song's windows, as one batch."""
+        mels = window_mels(self.model, [window_audio(job.audio16k, job.windows[i],
+                                                     self.options.quiet_gaps) for i in chunk])
         if self.fp16:
             mels = mels.half()
         with torch.inference_mode():  # encoded once: fallback and alignment reuse it
-            features = self.model.encoder(mels)
-        voiced = [windows[i].voiced_seconds for i in batch]
-        results = self.decode_with_fallback(features, language, voiced)
-        for row, (index, result) in enumerate(zip(batch, results, strict=True)):
-            window = windows[index]
+            return self.model.encoder(mels)
+
+    def _finish_chunk(
+        self, job: WindowJob, j: int, chunk: list[int],
+        first: dict[tuple[int, int], DecodingResult], encoded: dict[tuple[int, int], torch.Tensor],
+        tokenizer: Tokenizer, transcripts: list[WindowTranscript | None],
+    ) -> None:
+        """Retries and word timings for one of a song's own batches; fill `transcripts`."""
+        results = [first.pop((j, i)) for i in chunk]
+        features = torch.stack([encoded.pop((j, i)) for i in chunk])
+        voiced = [job.windows[i].voiced_seconds for i in chunk]
+        results = self._fall_back(features, results, job.language, voiced)
+        for row, (index, result) in enumerate(zip(chunk, results, strict=True)):
+            window = job.windows[index]
             silent = self._is_silent(result)
             segments = () if silent else self._window_segments(
                 window, result, features[row], tokenizer
@@ -315,6 +386,51 @@ class WindowTranscriber:
                 result.temperature, result.avg_logprob, result.no_speech_prob,
                 text_compression_ratio(result.text), silent, segments,
             )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WindowJob:
+    """One song's windows for :meth:`WindowTranscriber.transcribe_many`."""
+
+    audio16k: np.ndarray
+    windows: Sequence[Window]
+    language: str
+
+
+def _chunks(windows: Sequence[Window], size: int) -> list[list[int]]:
+    """A song's own batches: its windows longest first (similar lengths decode similar token
+    counts, so a batch wastes fewer steps), `size` at a time."""
+    order = sorted(range(len(windows)), key=lambda i: windows[i].duration, reverse=True)
+    return [order[k : k + size] for k in range(0, len(order), size)]
+
+
+def _shared_plan(jobs: Sequence[WindowJob], size: int) -> list[list[tuple[int, int]]]:
+    """First-pass batches over all songs: one language per batch, longest windows first."""
+    languages = list(dict.fromkeys(job.language for job in jobs))
+    entries = sorted(
+        ((j, i) for j, job in enumerate(jobs) for i in range(len(job.windows))),
+        key=lambda e: (languages.index(jobs[e[0]].language), -jobs[e[0]].windows[e[1]].duration),
+    )
+    plan: list[list[tuple[int, int]]] = []
+    for language in languages:
+        mine = [e for e in entries if jobs[e[0]].language == language]
+        plan += [mine[k : k + size] for k in range(0, len(mine), size)]
+    return plan
+
+
+def _random_state(device: torch.device) -> tuple:
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return torch.get_rng_state(), cuda
+
+
+def _enter_random_state(state: tuple | None, device: torch.device) -> None:
+    """Make `state` (a song's own random state; None: a fresh song) the current one."""
+    if state is None:
+        torch.manual_seed(SAMPLING_SEED)
+    else:
+        torch.set_rng_state(state[0])
+        if state[1] is not None:
+            torch.cuda.set_rng_state(state[1], device)
 
 
 def transcribe_native(

@@ -32,15 +32,20 @@ def _valid_length(model, length: int, segment: float | None) -> int:
 @torch.inference_mode()
 def apply_batched(model, mix: torch.Tensor, overlap: float = 0.25,
                   batch_size: int = DEFAULT_BATCH, device: str | torch.device | None = None,
-                  segment: float | None = None) -> torch.Tensor:
+                  segment: float | None = None, autocast: torch.dtype | None = None
+                  ) -> torch.Tensor:
     """``(1, channels, n)`` mix -> ``(1, sources, channels, n)``, as ``apply_model(model, mix,
-    shifts=0, split=True, overlap=overlap)`` computes it, ``batch_size`` segments at a time."""
+    shifts=0, split=True, overlap=overlap)`` computes it, ``batch_size`` segments at a time.
+
+    The overlap-add runs where `mix` is (give it on the GPU to keep the segments there).
+    `autocast` (torch.float16 / torch.bfloat16) runs the networks in that precision on a GPU
+    (benchmarks/gpu_pipeline.py measures what it costs in accuracy); None: float32."""
     device = torch.device(device) if device is not None else mix.device
     if isinstance(model, BagOfModels):
         estimates: torch.Tensor | None = None
         totals = [0.0] * len(model.sources)
         for sub_model, weights in zip(model.models, model.weights, strict=True):
-            out = apply_batched(sub_model, mix, overlap, batch_size, device, segment)
+            out = apply_batched(sub_model, mix, overlap, batch_size, device, segment, autocast)
             for k, weight in enumerate(weights):
                 out[:, k] *= weight
                 totals[k] += weight
@@ -71,7 +76,9 @@ def apply_batched(model, mix: torch.Tensor, overlap: float = 0.25,
             part = items[first:first + batch_size]
             inputs = torch.cat([TensorChunk(mix, offset, size).padded(valid)
                                 for offset, size in part]).to(device)
-            results = model(inputs)
+            with torch.autocast(device.type, dtype=autocast or torch.float32,
+                                enabled=autocast is not None):
+                results = model(inputs).float()
             for (offset, size), result in zip(part, results, strict=True):
                 chunk_out = center_trim(result[None], size)
                 out[..., offset:offset + segment_length] += (

@@ -92,6 +92,7 @@ class DemucsSeparator:
         # Segments per forward pass: a GPU idles on one at a time; on a CPU one at a time is
         # as fast and holds the least memory (the results are the same either way).
         self.batch_size = 1 if str(device) == "cpu" else GPU_SEGMENTS_PER_BATCH
+        self.autocast = None  # or torch.float16 / torch.bfloat16: see apply_batched
         # Local folders can hold any weights under any name, so the cache key needs more than
         # the name; the released models' files carry their checksum in their names already.
         self.weights_tag = _weights_tag(weights) if weights.source == "repo" else ""
@@ -164,10 +165,11 @@ class DemucsSeparator:
         from alt_cli.separation.batched import apply_batched
 
         with torch.inference_mode():
-            tensor = torch.from_numpy(mix)
+            # normalised on the model's device: the segments' overlap-add then stays there
+            tensor = torch.from_numpy(mix).to(self.device)
             sources = apply_batched(self._net, ((tensor - mean) / std)[None],
                                     overlap=SPLIT_OVERLAP, batch_size=self.batch_size,
-                                    device=self.device)
+                                    device=self.device, autocast=self.autocast)
             vocals = sources[0, self._vocals_index] * std + mean
             return vocals.to("cpu", torch.float32).contiguous().numpy()
 
