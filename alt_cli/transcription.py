@@ -26,7 +26,7 @@ from alt_cli.loop_guard import StopLoops, loop_span, trim_loop
 from alt_cli.options import AsrOptions
 from alt_cli.schema import AsrSegment, Window, WindowTranscript, Word
 from alt_cli.whisper_compat import EncodedWindow, GroupedDecodingTask, cpu_matmul_precision
-from alt_cli.whisper_fast import batch_bookkeeping
+from alt_cli.whisper_fast import batch_bookkeeping, store_half_weights
 
 TIMESTAMP_STEP = 0.02  # seconds per Whisper timestamp token
 LANGUAGE_PROBE_WINDOWS = 3  # most vocal windows used to detect the song's language
@@ -161,6 +161,8 @@ class WindowTranscriber:
         self.model = model
         self.options = options
         self.batched_bookkeeping = batched_bookkeeping
+        if batched_bookkeeping and model is not None and model.device.type == "cuda" and self.fp16:
+            store_half_weights(model)  # the same numbers as casting at every call
 
     @property
     def fp16(self) -> bool:

@@ -1,0 +1,227 @@
+"""Issue 11's GPU levers, each measured alone and all together, in one run on one GPU.
+
+    python benchmarks/gpu_levers.py --json $OUT/levers.json            # on the GPU machine
+    python benchmarks/gpu_levers.py --device cpu --model tiny --small --songs 2 --seconds 40
+                                                                        # a smoke run anywhere
+
+Random networks of the real shapes (Whisper large-v2, a bag of four hybrid Demucs like
+``mdx_extra``; see ``gpu_pipeline.py``: real weights do not travel to the GPU machine), synthetic
+songs, every window decoding exactly ``--tokens`` tokens, beam 5, word timings on, fallback off
+(random weights would send every window through it).  Prints one table:
+
+* separation alone: Demucs one segment per pass (``apply_model``'s arithmetic) / 8 per pass
+  (the shipped default) / with cuDNN's autotuner / 16 per pass / under bf16 and fp16 autocast,
+  each with the SDR of its vocals against the float32 ones;
+* Whisper alone, on the windows the RMS-VAD finds in the separated vocals: openai-whisper's
+  per-row bookkeeping / batched bookkeeping (with the tokens compared) / float16 weights kept /
+  windows of all songs in shared batches (16, 32) / without word timings;
+* the whole pipeline: as before these levers (per song, one segment per pass, per-row
+  bookkeeping) and with them (``Transcriber.transcribe_songs``), with peak GPU memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gpu_pipeline import random_demucs_repo, random_whisper, synthetic_song  # noqa: E402
+
+import alt_cli.pipeline as pipeline_module  # noqa: E402
+import alt_cli.transcription as transcription_module  # noqa: E402
+from alt_cli.audio import stereo_to_mono16k  # noqa: E402
+from alt_cli.options import AsrOptions, SeparatorOptions, TranscribeOptions  # noqa: E402
+from alt_cli.pipeline import ModelStore, Transcriber  # noqa: E402
+from alt_cli.segmentation import detect_vocal_activity  # noqa: E402
+from alt_cli.transcription import WindowJob, WindowTranscriber  # noqa: E402
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(device: str, run):
+    sync(device)
+    started = time.perf_counter()
+    out = run()
+    sync(device)
+    return out, time.perf_counter() - started
+
+
+def sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Signal-to-distortion ratio of `estimate` against `reference`, in dB."""
+    error = float(np.sum((reference.astype(np.float64) - estimate) ** 2))
+    return float("inf") if error == 0 else 10 * np.log10(float(np.sum(reference**2.0)) / error)
+
+
+class Table:
+    def __init__(self, audio_s: float, path: Path) -> None:
+        self.audio_s, self.path, self.rows = audio_s, path, []
+
+    def add(self, group: str, name: str, seconds: float, **extra) -> None:
+        row = {"group": group, "lever": name, "seconds": seconds,
+               "x_real_time": self.audio_s / seconds, **extra}
+        self.rows.append(row)
+        notes = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                          for k, v in extra.items())
+        print(f"| {group} | {name} | {seconds:.2f} | {self.audio_s / seconds:.0f}x | {notes} |",
+              flush=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps({"audio_s": self.audio_s, "rows": self.rows}, indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--songs", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=180.0)
+    parser.add_argument("--model", default="large-v2")
+    parser.add_argument("--tokens", type=int, default=96)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--small", action="store_true", help="small Demucs (CPU smoke runs)")
+    parser.add_argument("--json", type=Path, default=Path("results/gpu_levers.json"))
+    args = parser.parse_args()
+    device = args.device
+    work = Path(tempfile.mkdtemp(prefix="alt-levers-"))
+    songs = [synthetic_song(args.seconds, i) for i in range(args.songs)]
+    audio_s = sum(song.duration for song in songs)
+    table = Table(audio_s, args.json)
+    fp16 = device == "cuda"
+    model = random_whisper(args.model).to(device)
+    repo = random_demucs_repo(work, small=args.small)
+    asr = AsrOptions(language="en", batch_size=16, temperatures=(0.0,),
+                     logprob_threshold=-float("inf"), compression_ratio_threshold=float("inf"),
+                     no_speech_threshold=1.1, sample_len=args.tokens, fp16=fp16)
+
+    store = ModelStore()  # one separator and one Whisper for every row
+    store.add_whisper(args.model, device, model)
+
+    def transcriber(cache: str, **asr_changes) -> Transcriber:
+        options = TranscribeOptions(
+            model=args.model, device=device, cache_dir=work / cache,
+            asr=AsrOptions(**{**asr.__dict__, **asr_changes}),
+            separation=SeparatorOptions(separator="demucs", demucs_model="random_mdx",
+                                        demucs_repo=repo))
+        return Transcriber(options, models=store)
+
+    name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
+    print(f"device {name}, torch {torch.__version__}, Whisper {args.model} and a 4-model hybrid "
+          f"Demucs bag (random weights), {len(songs)} songs, {audio_s / 60:.1f} min, "
+          f"{args.tokens} tokens/window, beam 5")
+    print("| stage | lever | seconds | x real time | notes |\n|---|---|---|---|---|")
+
+    # -- separation alone ------------------------------------------------------------------
+    base = transcriber("unused")
+    separator = base.models.separator(base.options.separation, base.device)
+    separator.separate(songs[0].stereo[:, : 50 * 44100])  # kernels, allocator
+    warm = WindowJob(songs[0].mono16k(), detect_vocal_activity(
+        songs[0].mono16k()).windows[:2], "en")
+    WindowTranscriber(model, asr, batched_bookkeeping=False).transcribe_many([warm])
+
+    def separate_all(batch: int, autocast=None) -> list[np.ndarray]:
+        separator.batch_size, separator.autocast = batch, autocast
+        return [separator.separate(song.stereo) for song in songs]
+
+    # The baseline first, while Whisper's weights are still float32 and cuDNN untuned.
+    before = transcriber("before")
+    separator.batch_size, separator.autocast = 1, None
+    real_class = pipeline_module.WindowTranscriber
+    pipeline_module.WindowTranscriber = lambda m, o: real_class(m, o, batched_bookkeeping=False)
+    try:
+        results, seconds = timed(device, lambda: [before.transcribe(song) for song in songs])
+    finally:
+        pipeline_module.WindowTranscriber = real_class
+    stages = {key: sum(r.timings.get(key, 0.0) for r in results)
+              for key in ("separation", "vad", "asr")}
+    table.add("pipeline", "before: per song, 1 segment/pass, per-row bookkeeping", seconds,
+              separation_s=stages["separation"], asr_s=stages["asr"])
+    table.add("separation", "one segment per pass (apply_model's way; from the row above)",
+              stages["separation"])
+    reference, seconds = timed(device, lambda: separate_all(8))
+    table.add("separation", "8 segments per pass (default)", seconds)
+    torch.backends.cudnn.benchmark = True
+    separate_all(8)  # the autotuner's first look at each shape
+    _, seconds = timed(device, lambda: separate_all(8))
+    table.add("separation", "8 per pass + cudnn.benchmark", seconds)
+    _, seconds = timed(device, lambda: separate_all(16))
+    table.add("separation", "16 per pass + cudnn.benchmark", seconds)
+    best_autocast, best_seconds = None, seconds
+    for label, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
+        if device != "cuda":
+            break
+        try:
+            separate_all(8, dtype)
+            stems, seconds = timed(device, lambda dtype=dtype: separate_all(8, dtype))
+        except RuntimeError as error:
+            print(f"| separation | {label} autocast | failed: {str(error)[:80]} |")
+            continue
+        quality = min(sdr(r, s) for r, s in zip(reference, stems, strict=True))
+        table.add("separation", f"8 per pass + cudnn.benchmark + {label} autocast", seconds,
+                  sdr_db_vs_float32=quality)
+        if quality >= 40.0 and seconds < best_seconds:
+            best_autocast, best_seconds = dtype, seconds
+
+    # -- Whisper alone, on the windows the VAD finds ---------------------------------------
+    jobs = []
+    for song, vocals in zip(songs, reference, strict=True):
+        activity = detect_vocal_activity(stereo_to_mono16k(vocals), base.options.vad,
+                                         song.mono16k())
+        jobs.append(WindowJob(song.mono16k(), activity.windows, "en"))
+    if not any(job.windows for job in jobs):  # a tiny random Demucs hears nothing (smoke runs)
+        jobs = [WindowJob(song.mono16k(), detect_vocal_activity(song.mono16k()).windows, "en")
+                for song in songs]
+    count = sum(len(job.windows) for job in jobs)
+    print(f"windows: {count} ({sum(w.duration for j in jobs for w in j.windows):.0f} s)")
+
+    def per_song(decoder: WindowTranscriber):
+        return [decoder.transcribe(job.audio16k, job.windows, job.language) for job in jobs]
+
+    stock = WindowTranscriber(model, asr, batched_bookkeeping=False)
+    stock_out, seconds = timed(device, lambda: per_song(stock))
+    table.add("whisper", "openai-whisper's per-row bookkeeping, per song", seconds, windows=count)
+    real_half = transcription_module.store_half_weights
+    transcription_module.store_half_weights = lambda m: None  # this lever alone first
+    fast = WindowTranscriber(model, asr)
+    fast_out, seconds = timed(device, lambda: per_song(fast))
+    transcription_module.store_half_weights = real_half
+    same = sum(a.text == b.text for s, t in zip(stock_out, fast_out, strict=True)
+               for a, b in zip(s, t, strict=True))
+    table.add("whisper", "batched bookkeeping, per song", seconds,
+              same_text_as_per_row=f"{same}/{count}")
+    fast = WindowTranscriber(model, asr)  # now keeps float16 weights
+    half_out, seconds = timed(device, lambda: per_song(fast))
+    same = sum(a.text == b.text for s, t in zip(fast_out, half_out, strict=True)
+               for a, b in zip(s, t, strict=True))
+    table.add("whisper", "+ float16 weights kept", seconds, same_text=f"{same}/{count}")
+    for size in (16, 32):
+        shared = WindowTranscriber(model, AsrOptions(**{**asr.__dict__, "batch_size": size}))
+        _, seconds = timed(device, lambda shared=shared: shared.transcribe_many(jobs))
+        table.add("whisper", f"+ songs in shared batches of {size}", seconds)
+    no_words = WindowTranscriber(model, AsrOptions(**{**asr.__dict__, "word_timestamps": False}))
+    _, seconds = timed(device, lambda: no_words.transcribe_many(jobs))
+    table.add("whisper", "(shared batches of 16 without word timings)", seconds)
+
+    # -- the whole pipeline ----------------------------------------------------------------
+    torch.backends.cudnn.benchmark = True
+    separator.batch_size, separator.autocast = 8, best_autocast
+    after = transcriber("after")
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    results, seconds = timed(device, lambda: after.transcribe_songs(songs))
+    stages = {key: sum(r.timings.get(key, 0.0) for r in results)
+              for key in ("separation", "vad", "asr")}
+    peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else 0.0
+    table.add("pipeline", f"all levers (autocast {best_autocast}), songs together", seconds,
+              separation_s=stages["separation"], vad_s=stages["vad"], asr_s=stages["asr"],
+              peak_gpu_gib=peak)
+
+
+if __name__ == "__main__":
+    main()
