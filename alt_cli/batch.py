@@ -11,7 +11,9 @@
 - Isolation: any failure of one song (corrupt, unreadable, out of memory...) is recorded with a
   one-line reason and the batch goes on.
 - Throughput: models load once; with ``jobs >= 2`` the next song is decoded and separated in a
-  background thread while the current one is transcribed.
+  background thread while the current one is transcribed; with ``songs_together >= 2`` (the
+  default on a GPU) a few songs go through the models together, sharing their batches (a song
+  that fails there is redone alone, so the failure is its own).
 """
 
 from __future__ import annotations
@@ -207,12 +209,15 @@ class BatchRunner:
     """Runs jobs through one :class:`Transcriber`, writing outputs and a JSON-lines report."""
 
     def __init__(self, transcriber: Transcriber, reporter: Reporter, *, overwrite: bool = False,
-                 jobs: int = 1, report: IO[str] | None = None):
+                 jobs: int = 1, report: IO[str] | None = None, songs_together: int = 1):
         self.transcriber = transcriber
         self.reporter = reporter
         self.overwrite = overwrite
         self.jobs = jobs
         self.report = report
+        # an aligner places known lyrics song by song: only a transcriber shares batches
+        shares = hasattr(transcriber, "transcribe_songs")
+        self.songs_together = songs_together if shares else 1
 
     def _prepare(self, job: Job) -> Prepared:
         try:
@@ -290,6 +295,10 @@ class BatchRunner:
         summary = BatchSummary()
         started = time.perf_counter()
         todo = [job for job in jobs if self._triage(job, summary, quiet_skip=len(jobs) > 1)]
+        if self.songs_together > 1:
+            self._run_together(todo, summary)
+            summary.wall_seconds = time.perf_counter() - started
+            return summary
         queue = iter(todo)
         current: tuple[Job, SongLock] | None = None
 
@@ -326,13 +335,64 @@ class BatchRunner:
         summary.wall_seconds = time.perf_counter() - started
         return summary
 
-    def _finish(self, job: Job, prepared: Prepared, summary: BatchSummary) -> None:
+    def _run_together(self, todo: Sequence[Job], summary: BatchSummary) -> None:
+        """Groups of ``songs_together`` songs through ``Transcriber.transcribe_songs``.
+
+        Songs that cannot be decoded fail alone; if the group's shared pass fails (a song that
+        crashes the separator, memory), each song of it is redone alone, so that only the song
+        at fault is reported and the others are done."""
+        queue = iter(todo)
+        with self.reporter.bar("songs", len(todo), "song") as bar:
+            while True:
+                group: list[tuple[Job, SongLock]] = []
+                for job in queue:
+                    lock = self._claim(job, summary)
+                    if lock is None:
+                        bar.update(1)
+                        continue
+                    group.append((job, lock))
+                    if len(group) == self.songs_together:
+                        break
+                if not group:
+                    return
+                try:
+                    loaded = [self._load(job) for job, _ in group]
+                    ready = [k for k, item in enumerate(loaded) if item.error is None]
+                    results: dict[int, Any] = {}
+                    if len(ready) > 1:
+                        try:
+                            shared = self.transcriber.transcribe_songs(
+                                [loaded[k].audio for k in ready])
+                            results = dict(zip(ready, shared, strict=True))
+                        except Exception as exc:  # noqa: BLE001 - redone song by song below
+                            self.reporter.debug(f"songs together failed ({_one_line(exc, Path())})"
+                                                "; doing them one at a time")
+                    for k, (job, _) in enumerate(group):
+                        self._finish(job, loaded[k], summary, results.get(k))
+                        bar.update(1)
+                finally:
+                    for _, lock in group:
+                        lock.release()
+                bar.set_postfix_str(f"{summary.audio_seconds / 60:.1f} min audio")
+
+    def _load(self, job: Job) -> Prepared:
+        try:
+            return Prepared(self.transcriber.load(job.source))
+        except Exception as exc:  # noqa: BLE001 - recorded against this song only
+            return Prepared(error=exc)
+
+    def _finish(self, job: Job, prepared: Prepared, summary: BatchSummary,
+                result: Any = None) -> None:
+        """Transcribe (unless `result` is given: done together with other songs) and write."""
         song_started = time.perf_counter()
+        shared = result is not None
         try:
             if prepared.error is not None:
                 raise prepared.error
             assert prepared.audio is not None
-            result = self.transcriber.transcribe(prepared.audio, separated=prepared.separated)
+            if result is None:
+                result = self.transcriber.transcribe(prepared.audio,
+                                                     separated=prepared.separated)
             document = transcript_document(result, self.transcriber.options,
                                            self.transcriber.model_name, self.transcriber.device)
             texts = render_outputs(result, job.outputs, document)
@@ -351,6 +411,8 @@ class BatchRunner:
             self._record(job, "failed", reason=reason)
             return
         elapsed = time.perf_counter() - song_started
+        if shared:  # its share of the group's work, done before this call
+            elapsed += result.timings.get("total", 0.0) + result.timings.get("separation", 0.0)
         summary.done.append(job.source)
         summary.audio_seconds += result.duration
         vocals = result.verdict.vocals if result.verdict else "uncertain"

@@ -69,6 +69,9 @@ def setting_option(dest: str, spec: Setting, default: Any) -> Callable:
             if spec.negative is None else click.option(*names, dest, **common)
     if spec.kind == "multi":
         return click.option(*names, dest, multiple=True, metavar=metavar(spec), help=spec.help)
+    if spec.bare is not None:  # a value is optional: the flag alone means `bare`
+        return click.option(*names, dest, type=SettingType(spec), metavar=metavar(spec),
+                            is_flag=False, flag_value=spec.bare, **common)
     return click.option(*names, dest, type=SettingType(spec), metavar=metavar(spec), **common)
 
 
@@ -106,6 +109,21 @@ def transcribe_options_from(params: dict[str, Any]) -> TranscribeOptions:
 
 def batch_options_from(params: dict[str, Any]) -> BatchOptions:
     return BatchOptions(**_given(params, "batch" + SEP, BatchOptions))
+
+
+def _run_on_ray(jobs, options: TranscribeOptions, runner, reporter, batch: BatchOptions):
+    """The batch run over Ray; a cluster that cannot run it is one clear error."""
+    from alt_cli.ray_runner import run_on_ray
+
+    try:
+        return run_on_ray(jobs, options, runner, reporter, batch.ray, batch.ray_workers)
+    except AltError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - Ray's own errors (a worker that cannot start)
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        cause = next((line for line in reversed(lines) if "Error" in line), lines[-1] if lines
+                     else type(exc).__name__)
+        _fail(f"ray: {cause.strip()[:300]}")
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> None:
@@ -213,17 +231,31 @@ def _run_batch(inputs: tuple[Path, ...], batch: BatchOptions, options: Transcrib
             outputs = ", ".join(map(str, job.outputs.values()))
             click.echo(f"{planner.plan(job)}: {job.source} -> {outputs}")
         sys.exit(EXIT_OK)
+    if batch.ray is not None:
+        from alt_cli.ray_runner import ray_available
+
+        if align is not None:
+            _fail("--ray runs alt transcribe; alt align runs on one machine", EXIT_USAGE)
+        if not ray_available():
+            _fail("--ray needs Ray: pip install 'alt-cli[ray]'", EXIT_USAGE)
     try:  # everything that can fail for all songs fails now, before the first one
         if batch.output_dir is not None:
             ensure_writable_dir(batch.output_dir, "output folder", "choose another -o")
-        subject.prepare()
+        if batch.ray is None:
+            subject.prepare()
+        else:  # the workers load the models (on their nodes); the driver loads none
+            ensure_writable_dir(subject.cache_dir, "cache folder", "pass --cache-dir")
     except AltError as exc:
         _fail(str(exc), EXIT_USAGE if isinstance(exc, OptionError) else EXIT_ERROR)
     report = open(batch.report, "a", encoding="utf-8") if batch.report else None  # noqa: SIM115
     try:
+        together = batch.songs_together or (4 if subject.device.startswith("cuda") else 1)
         runner = BatchRunner(subject, reporter, overwrite=batch.overwrite, jobs=batch.jobs,
-                             report=report)
-        summary = runner.run(jobs)
+                             report=report, songs_together=together)
+        if batch.ray is None:
+            summary = runner.run(jobs)
+        else:
+            summary = _run_on_ray(jobs, options, runner, reporter, batch)
     finally:
         if report is not None:
             report.close()

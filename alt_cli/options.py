@@ -72,6 +72,7 @@ class Setting:
     short: str | None = None  # one-letter alias (``-m``)
     shown: str | None = None
     metavar: str | None = None
+    bare: str | None = None  # the value of the flag given alone (``--ray`` = ``--ray local``)
 
     @property
     def name(self) -> str:
@@ -404,6 +405,17 @@ class BatchOptions(Checked):
                                   metavar="FILE")
     jobs: int = setting(1, "--jobs", "2 = decode and separate the next song while "
                         "transcribing this one.", "int", low=1, high=64, short="-j")
+    songs_together: int | None = setting(
+        None, "--songs-together", "Songs whose Demucs segments and Whisper windows share the "
+        "models' batches (a GPU's big lever; each song's lyrics as when done alone).", "int",
+        low=1, high=64, shown="4 on a GPU, 1 on a CPU", metavar="N")
+    ray: str | None = setting(
+        None, "--ray", "Run the songs on Ray (pip install 'alt-cli[ray]'): alone, a Ray "
+        "started on this machine; auto or HOST:PORT, a cluster (files on storage every node "
+        "sees).", "text", bare="local", metavar="[ADDRESS]", shown="off")
+    ray_workers: int | None = setting(None, "--ray-workers", "Ray workers, each with the "
+                                      "models loaded.", "int", low=1, high=100000,
+                                      shown="one per GPU, else per CPU", metavar="N")
     shard: str | None = setting(
         None, "--shard", "Do only shard I of N of the songs (1/8 ... 8/8), for job arrays "
         "(Slurm, Kubernetes): N runs with I = 1..N do every song once between them.", "text",
@@ -433,6 +445,10 @@ class BatchOptions(Checked):
                 self.shard_parts and self.shard_parts[0] > self.shard_parts[1]):
             raise OptionError(f"--shard must be I/N with 1 <= I <= N, such as 2/8 (got "
                               f"{self.shard!r})")
+        if self.ray is not None and not re.fullmatch(
+                r"local|auto|(ray://)?[\w.-]+:\d+", self.ray):
+            raise OptionError(f"--ray takes nothing, local, auto or HOST:PORT (got "
+                              f"{self.ray!r}; put --ray after the folder)")
         if "lrc" in self.formats and "elrc" in self.formats:
             raise OptionError("--format lrc and elrc both write song.lrc: choose one (elrc has "
                               "the line times of lrc plus a time per word)")

@@ -49,6 +49,7 @@ from alt_cli.separation import (
     remove_stale_stems,
     resolve_separator,
     separate_cached,
+    separate_cached_many,
 )
 from alt_cli.signals import Signal
 from alt_cli.transcription import (
@@ -285,6 +286,22 @@ class Transcriber:
         self.reporter.info(f"{song.path.name}: vocals {how}")
         return result
 
+    def separate_songs(self, songs: Sequence[SongAudio]) -> list[SeparationResult | None]:
+        """:meth:`separate` for several songs, those in memory separated together (their
+        segments share the separator's batches; long, spilled songs go alone)."""
+        if not self.needs_separation():
+            return [None] * len(songs)
+        separator = self.models.separator(self.options.separation, self.device)
+        short = [k for k, song in enumerate(songs) if song.spill_dir is None]
+        results: list[SeparationResult | None] = [None] * len(songs)
+        shared = separate_cached_many(
+            separator, [(songs[k].stereo, songs[k].content_hash) for k in short],
+            self.cache_dir, warn=lambda message: self.reporter.info(f"warning: {message}"))
+        for k, result in zip(short, shared, strict=True):
+            results[k] = result
+        return [result if k in short else self.separate(songs[k])
+                for k, result in enumerate(results)]
+
     def load(self, source: str | Path) -> SongAudio:
         """Decode a song; a long file spills its signals into the cache folder's ``work``
         subfolder (as unlinked files: nothing is left there, even after a crash)."""
@@ -316,7 +333,11 @@ class Transcriber:
         :meth:`transcribe` gives it alone (see ``WindowTranscriber.transcribe_many``); all the
         songs are held in memory together, so pass a handful at a time.
         """
-        prepared = [self._prepare(source) for source in sources]
+        songs = [source if isinstance(source, SongAudio) else self.load(source)
+                 for source in sources]
+        separated = self.separate_songs(songs)
+        prepared = [self._prepare(song, stems) for song, stems in zip(songs, separated,
+                                                                      strict=True)]
         model = self.whisper_model
         jobs: dict[int, tuple[WindowJob, float]] = {}
         for k, song in enumerate(prepared):

@@ -86,6 +86,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=96)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--small", action="store_true", help="small Demucs (CPU smoke runs)")
+    parser.add_argument("--quick", action="store_true",
+                        help="skip the baseline, autocast and per-row rows (a second run)")
     parser.add_argument("--json", type=Path, default=Path("results/gpu_levers.json"))
     args = parser.parse_args()
     device = args.device
@@ -129,7 +131,58 @@ def main() -> None:
         separator.batch_size, separator.autocast = batch, autocast
         return [separator.separate(song.stereo) for song in songs]
 
-    # The baseline first, while Whisper's weights are still float32 and cuDNN untuned.
+    def separate_together(batch: int) -> list[np.ndarray]:
+        separator.batch_size, separator.autocast = batch, None
+        return separator.separate_many([song.stereo for song in songs])
+
+    if not args.quick:
+        baseline(args, device, songs, table, transcriber, separator)
+    reference, seconds = timed(device, lambda: separate_all(8))
+    table.add("separation", "8 segments per pass (default)", seconds)
+    torch.backends.cudnn.benchmark = True
+    separate_all(8)  # the autotuner's first look at each shape
+    _, seconds = timed(device, lambda: separate_all(8))
+    table.add("separation", "8 per pass + cudnn.benchmark", seconds)
+    if not args.quick:
+        _, seconds = timed(device, lambda: separate_all(16))
+        table.add("separation", "16 per pass + cudnn.benchmark", seconds)
+        precision_rows(device, table, separate_all, reference)
+    best_batch, best_seconds = 8, float("inf")
+    for batch in (8, 16, 24):
+        try:
+            separate_together(batch)  # the autotuner's look at the new batch shapes
+            stems, seconds = timed(device, lambda batch=batch: separate_together(batch))
+        except RuntimeError as error:  # out of memory
+            print(f"| separation | songs together, {batch} per pass | failed: "
+                  f"{str(error)[:80]} |")
+            break
+        quality = min(sdr(r, s) for r, s in zip(reference, stems, strict=True))
+        table.add("separation", f"songs together, {batch} per pass + cudnn.benchmark", seconds,
+                  sdr_db_vs_alone=quality)
+        if seconds < best_seconds:
+            best_batch, best_seconds = batch, seconds
+
+    whisper_rows(args, device, songs, table, model, asr, reference)
+
+    # -- the whole pipeline ----------------------------------------------------------------
+    torch.backends.cudnn.benchmark = True
+    separator.batch_size, separator.autocast = best_batch, None
+    after = transcriber("after")
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    results, seconds = timed(device, lambda: after.transcribe_songs(songs))
+    stages = {key: sum(r.timings.get(key, 0.0) for r in results)
+              for key in ("separation", "vad", "asr")}
+    peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else 0.0
+    table.add("pipeline", f"all levers: songs together ({best_batch} segments/pass, float32 "
+              f"Demucs), shared Whisper batches of 16", seconds,
+              separation_s=stages["separation"], vad_s=stages["vad"], asr_s=stages["asr"],
+              peak_gpu_gib=peak)
+
+
+def baseline(args, device, songs, table, transcriber, separator) -> None:
+    """The whole pipeline as before these levers, while Whisper's weights are still float32
+    and cuDNN untuned."""
     before = transcriber("before")
     separator.batch_size, separator.autocast = 1, None
     real_class = pipeline_module.WindowTranscriber
@@ -144,18 +197,13 @@ def main() -> None:
               separation_s=stages["separation"], asr_s=stages["asr"])
     table.add("separation", "one segment per pass (apply_model's way; from the row above)",
               stages["separation"])
-    reference, seconds = timed(device, lambda: separate_all(8))
-    table.add("separation", "8 segments per pass (default)", seconds)
-    torch.backends.cudnn.benchmark = True
-    separate_all(8)  # the autotuner's first look at each shape
-    _, seconds = timed(device, lambda: separate_all(8))
-    table.add("separation", "8 per pass + cudnn.benchmark", seconds)
-    _, seconds = timed(device, lambda: separate_all(16))
-    table.add("separation", "16 per pass + cudnn.benchmark", seconds)
-    best_autocast, best_seconds = None, seconds
+
+
+def precision_rows(device, table, separate_all, reference) -> None:
+    """Demucs under bf16 / fp16 autocast: time and SDR against the float32 vocals."""
     for label, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
         if device != "cuda":
-            break
+            return
         try:
             separate_all(8, dtype)
             stems, seconds = timed(device, lambda dtype=dtype: separate_all(8, dtype))
@@ -165,14 +213,14 @@ def main() -> None:
         quality = min(sdr(r, s) for r, s in zip(reference, stems, strict=True))
         table.add("separation", f"8 per pass + cudnn.benchmark + {label} autocast", seconds,
                   sdr_db_vs_float32=quality)
-        if quality >= 40.0 and seconds < best_seconds:
-            best_autocast, best_seconds = dtype, seconds
 
-    # -- Whisper alone, on the windows the VAD finds ---------------------------------------
+
+def whisper_rows(args, device, songs, table, model, asr, reference) -> None:
+    """Whisper alone on the windows the RMS-VAD finds in the float32 vocals."""
+    vad = TranscribeOptions().vad
     jobs = []
     for song, vocals in zip(songs, reference, strict=True):
-        activity = detect_vocal_activity(stereo_to_mono16k(vocals), base.options.vad,
-                                         song.mono16k())
+        activity = detect_vocal_activity(stereo_to_mono16k(vocals), vad, song.mono16k())
         jobs.append(WindowJob(song.mono16k(), activity.windows, "en"))
     if not any(job.windows for job in jobs):  # a tiny random Demucs hears nothing (smoke runs)
         jobs = [WindowJob(song.mono16k(), detect_vocal_activity(song.mono16k()).windows, "en")
@@ -183,6 +231,20 @@ def main() -> None:
     def per_song(decoder: WindowTranscriber):
         return [decoder.transcribe(job.audio16k, job.windows, job.language) for job in jobs]
 
+    if not args.quick:
+        per_row_rows(device, table, model, asr, jobs, per_song, count)
+    for size in (16, 32):
+        shared = WindowTranscriber(model, AsrOptions(**{**asr.__dict__, "batch_size": size}))
+        shared.transcribe_many(jobs[:2])  # warm: the shapes of a full batch
+        _, seconds = timed(device, lambda shared=shared: shared.transcribe_many(jobs))
+        table.add("whisper", f"+ songs in shared batches of {size}", seconds)
+    no_words = WindowTranscriber(model, AsrOptions(**{**asr.__dict__, "word_timestamps": False}))
+    _, seconds = timed(device, lambda: no_words.transcribe_many(jobs))
+    table.add("whisper", "(shared batches of 16 without word timings)", seconds)
+
+
+def per_row_rows(device, table, model, asr, jobs, per_song, count) -> None:
+    """openai-whisper's bookkeeping, then each of ours alone (texts compared)."""
     stock = WindowTranscriber(model, asr, batched_bookkeeping=False)
     stock_out, seconds = timed(device, lambda: per_song(stock))
     table.add("whisper", "openai-whisper's per-row bookkeeping, per song", seconds, windows=count)
@@ -200,27 +262,6 @@ def main() -> None:
     same = sum(a.text == b.text for s, t in zip(fast_out, half_out, strict=True)
                for a, b in zip(s, t, strict=True))
     table.add("whisper", "+ float16 weights kept", seconds, same_text=f"{same}/{count}")
-    for size in (16, 32):
-        shared = WindowTranscriber(model, AsrOptions(**{**asr.__dict__, "batch_size": size}))
-        _, seconds = timed(device, lambda shared=shared: shared.transcribe_many(jobs))
-        table.add("whisper", f"+ songs in shared batches of {size}", seconds)
-    no_words = WindowTranscriber(model, AsrOptions(**{**asr.__dict__, "word_timestamps": False}))
-    _, seconds = timed(device, lambda: no_words.transcribe_many(jobs))
-    table.add("whisper", "(shared batches of 16 without word timings)", seconds)
-
-    # -- the whole pipeline ----------------------------------------------------------------
-    torch.backends.cudnn.benchmark = True
-    separator.batch_size, separator.autocast = 8, best_autocast
-    after = transcriber("after")
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    results, seconds = timed(device, lambda: after.transcribe_songs(songs))
-    stages = {key: sum(r.timings.get(key, 0.0) for r in results)
-              for key in ("separation", "vad", "asr")}
-    peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else 0.0
-    table.add("pipeline", f"all levers (autocast {best_autocast}), songs together", seconds,
-              separation_s=stages["separation"], vad_s=stages["vad"], asr_s=stages["asr"],
-              peak_gpu_gib=peak)
 
 
 if __name__ == "__main__":

@@ -145,6 +145,55 @@ def test_sigkill_mid_batch_leaves_no_partial_file_and_resumes(tree, tmp_path, se
     assert not [p for p in out.rglob(".*.part")]
 
 
+def test_songs_together_write_what_songs_alone_write(tree, tmp_path, session_cache):
+    """--songs-together 3: the real songs share the models' batches, the bad files still fail
+    alone with their reasons, and every output equals the one-at-a-time run's."""
+    runs = {}
+    for together in ("1", "3"):
+        out, report = tmp_path / f"out{together}", tmp_path / f"report{together}.jsonl"
+        runs[together] = alt("transcribe", str(tree), "-o", str(out), "--report", str(report),
+                             "--songs-together", together, "-f", "txt,lrc",
+                             *common(session_cache))
+        assert runs[together].returncode == 3, runs[together].stderr
+    alone, shared = tmp_path / "out1", tmp_path / "out3"
+    texts = sorted(p.relative_to(alone) for p in alone.rglob("*") if p.suffix in (".txt", ".lrc"))
+    assert len(texts) >= 2 * (len(REAL) - 1)
+    assert texts == sorted(p.relative_to(shared) for p in shared.rglob("*")
+                           if p.suffix in (".txt", ".lrc"))
+    for rel in texts:
+        assert (alone / rel).read_bytes() == (shared / rel).read_bytes(), rel
+    for name, reason in BAD.items():
+        assert reason in runs["3"].stderr.split(name, 1)[1]
+    rows = [json.loads(line) for line in (tmp_path / "report3.jsonl").read_text().splitlines()]
+    assert sorted((Path(r["file"]).name, r["status"]) for r in rows) == sorted(
+        (Path(r["file"]).name, r["status"])
+        for r in map(json.loads, (tmp_path / "report1.jsonl").read_text().splitlines()))
+
+
+def test_a_group_that_fails_together_is_redone_song_by_song(tmp_path, example_song,
+                                                            session_cache):
+    """If the shared pass raises, each song is redone alone: the good ones are written."""
+    from alt_cli.batch import BatchRunner
+    from alt_cli.options import SeparatorOptions, TranscribeOptions
+    from alt_cli.pipeline import Transcriber
+    from alt_cli.progress import Reporter
+
+    class FailsTogether(Transcriber):
+        def transcribe_songs(self, sources):
+            raise RuntimeError("CUDA out of memory")
+
+    for name in ("one.mp3", "two.mp3"):
+        shutil.copy(example_song, tmp_path / name)
+    (tmp_path / "bad.mp3").write_bytes(b"")
+    options = TranscribeOptions(model="tiny.en", device="cpu", cache_dir=session_cache,
+                                separation=SeparatorOptions(separator="spleeter"))
+    runner = BatchRunner(FailsTogether(options), Reporter(quiet=True), songs_together=3)
+    summary = runner.run(discover([tmp_path], ["txt"]))
+    assert sorted(p.name for p in summary.done) == ["one.mp3", "two.mp3"]
+    assert [p.name for p, _ in summary.failed] == ["bad.mp3"]
+    assert "time stands still" in (tmp_path / "one.txt").read_text().lower()
+
+
 def test_system_errors_read_as_sentences_not_exception_classes():
     import errno as errno_codes
 

@@ -35,6 +35,7 @@ __all__ = [
     "make_separator",
     "resolve_separator",
     "separate_cached",
+    "separate_cached_many",
     "separate_into",
 ]
 
@@ -193,6 +194,45 @@ def separate_cached(separator: Separator, stereo: Signal, audio_hash: str,
     _write_cache(path, stored, warn)
     return SeparationResult(stored.astype(np.float32), separator.name, separator.model,
                             cached=False, seconds=seconds)
+
+
+def separate_cached_many(separator: Separator, songs: list[tuple[Signal, str]],
+                         cache_dir: Path, warn: Warn = _ignore) -> list[SeparationResult]:
+    """:func:`separate_cached` for several in-memory songs ``(stereo, audio_hash)``: the ones
+    not in the cache go through the separator together where it can batch songs
+    (``separate_many``), so that their segments share the network's passes on a GPU.  Each
+    song's separating time is the shared time split by song length."""
+    results: list[SeparationResult | None] = [None] * len(songs)
+    todo = []
+    for k, (stereo, audio_hash) in enumerate(songs):
+        if not audio_hash:
+            raise ValueError("audio_hash must not be empty: it is what tells songs apart")
+        cached = _read_cache(cache_path(separator, audio_hash, cache_dir), stereo.shape, warn)
+        if cached is not None:
+            results[k] = SeparationResult(cached.astype(np.float32), separator.name,
+                                          separator.model, cached=True, seconds=0.0)
+        else:
+            todo.append(k)
+    together = getattr(separator, "separate_many", None)
+    if together is None or len(todo) < 2:
+        for k in todo:
+            results[k] = separate_cached(separator, songs[k][0], songs[k][1], cache_dir, warn)
+        return [r for r in results if r is not None]
+    started = time.perf_counter()
+    vocals = together([np.asarray(songs[k][0]) for k in todo])
+    seconds = time.perf_counter() - started
+    total = sum(songs[k][0].shape[-1] for k in todo) or 1
+    for k, separated in zip(todo, vocals, strict=True):
+        if separated.shape != tuple(songs[k][0].shape):
+            raise ValueError(f"{separator.name} returned shape {separated.shape} for "
+                             f"{songs[k][0].shape}")
+        stored = np.zeros(separated.shape, dtype=CACHE_DTYPE)
+        _float16_writer(stored)(0, separated)
+        _write_cache(cache_path(separator, songs[k][1], cache_dir), stored, warn)
+        results[k] = SeparationResult(stored.astype(np.float32), separator.name,
+                                      separator.model, cached=False,
+                                      seconds=seconds * songs[k][0].shape[-1] / total)
+    return [r for r in results if r is not None]
 
 
 def _float16_writer(out) -> BlockWriter:

@@ -26,7 +26,12 @@ from alt_cli.runtime import package_dir
 from alt_cli.signals import Signal, blocks, slice_of
 
 SAMPLE_RATE = SEPARATION_SAMPLE_RATE  # Hz; every released demucs model, and what we feed it
-GPU_SEGMENTS_PER_BATCH = 8
+# Segments per forward pass on a GPU: measured on an H100 (benchmarks/gpu_levers.py, four
+# hybrid Demucs, 12 min in 4 songs) 8 -> 87x real time, 24 (songs together) -> 157x, at ~1.8 GiB
+# of GPU memory per 44-s segment; the batch is sized to the card, leaving room for Whisper.
+GPU_SEGMENTS_MAX = 24
+GPU_GIB_PER_SEGMENT = 2.0
+GPU_GIB_RESERVED = 10.0  # Whisper large-v2 in fp16 with its batches, and the allocator's slack
 SPLIT_OVERLAP = 0.25  # fraction of each segment overlapped with the next (demucs's default)
 NORMALISE_EPS = 1e-8  # added to the mix's std so digital silence does not divide by zero
 VOCALS = "vocals"
@@ -91,7 +96,7 @@ class DemucsSeparator:
         self.device = device
         # Segments per forward pass: a GPU idles on one at a time; on a CPU one at a time is
         # as fast and holds the least memory (the results are the same either way).
-        self.batch_size = 1 if str(device) == "cpu" else GPU_SEGMENTS_PER_BATCH
+        self.batch_size = gpu_segments_per_batch(device)
         self.autocast = None  # or torch.float16 / torch.bfloat16: see apply_batched
         # Local folders can hold any weights under any name, so the cache key needs more than
         # the name; the released models' files carry their checksum in their names already.
@@ -157,21 +162,61 @@ class DemucsSeparator:
             pending = vocals[:, size - overlap:].copy()
             start += size - overlap
 
+    def separate_many(self, stereos: list[np.ndarray]) -> list[np.ndarray]:
+        """:meth:`separate` for several songs whose segments share the network's forward
+        passes (on a GPU a 3-min song does not fill a batch).  Songs longer than
+        :data:`WHOLE_SONG_SECONDS` are separated alone, in blocks, as :meth:`separate` does."""
+        out: list[np.ndarray | None] = [None] * len(stereos)
+        together = []
+        for k, stereo in enumerate(stereos):
+            if stereo.ndim != 2 or stereo.shape[0] != 2:
+                raise ValueError(f"expected a (2, n) stereo array, got shape {stereo.shape}")
+            if 0 < stereo.shape[1] <= WHOLE_SONG_SECONDS * SAMPLE_RATE:
+                together.append(k)
+            else:
+                out[k] = self.separate(stereo)
+        mixes = [np.ascontiguousarray(stereos[k], dtype=np.float32) for k in together]
+        for k, vocals in zip(together, self._vocals_many(mixes), strict=True):
+            out[k] = vocals
+        return [vocals for vocals in out if vocals is not None]
+
     def _vocals(self, mix: np.ndarray, mean: float, std: float) -> np.ndarray:
         """The vocals ``apply_model`` finds in one ``(2, k)`` stretch, normalised by the song's
         ``mean`` and ``std``."""
+        return self._vocals_many([mix], [(mean, std)])[0]
+
+    def _vocals_many(self, mixes: list[np.ndarray],
+                     stats: list[tuple[float, float]] | None = None) -> list[np.ndarray]:
+        """:meth:`_vocals` of several stretches, each normalised by its own (mean, std) (by
+        default its own mono mix's), their segments batched together."""
         import torch
 
-        from alt_cli.separation.batched import apply_batched
+        from alt_cli.separation.batched import apply_batched_many
 
+        if not mixes:
+            return []
+        stats = stats if stats is not None else [_mono_mean_std(mix) for mix in mixes]
         with torch.inference_mode():
             # normalised on the model's device: the segments' overlap-add then stays there
-            tensor = torch.from_numpy(mix).to(self.device)
-            sources = apply_batched(self._net, ((tensor - mean) / std)[None],
-                                    overlap=SPLIT_OVERLAP, batch_size=self.batch_size,
-                                    device=self.device, autocast=self.autocast)
-            vocals = sources[0, self._vocals_index] * std + mean
-            return vocals.to("cpu", torch.float32).contiguous().numpy()
+            tensors = [((torch.from_numpy(mix).to(self.device) - mean) / std)[None]
+                       for mix, (mean, std) in zip(mixes, stats, strict=True)]
+            sources = apply_batched_many(self._net, tensors, overlap=SPLIT_OVERLAP,
+                                         batch_size=self.batch_size, device=self.device,
+                                         autocast=self.autocast)
+            return [(out[0, self._vocals_index] * std + mean).to("cpu", torch.float32)
+                    .contiguous().numpy() for out, (mean, std) in zip(sources, stats,
+                                                                      strict=True)]
+
+
+def gpu_segments_per_batch(device: str) -> int:
+    """Segments per forward pass: 1 on a CPU (as fast, and the least memory; the results are
+    the same either way), on a GPU as many as its memory holds, up to GPU_SEGMENTS_MAX."""
+    if not str(device).startswith("cuda"):
+        return 1
+    import torch
+
+    total = torch.cuda.get_device_properties(torch.device(device)).total_memory / 2**30
+    return int(max(1, min(GPU_SEGMENTS_MAX, (total - GPU_GIB_RESERVED) // GPU_GIB_PER_SEGMENT)))
 
 
 def _mono_mean_std(mix: np.ndarray) -> tuple[float, float]:

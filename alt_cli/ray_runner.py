@@ -1,0 +1,203 @@
+"""A folder of songs on a Ray cluster (the optional extra ``alt-cli[ray]``).
+
+Why Ray Data: a catalogue of 10^5 songs needs many GPUs on many machines, work that survives a
+lost worker, and a run that can be stopped and resumed.  ``alt transcribe FOLDER --ray`` starts
+Ray on this machine (nothing to set up); ``--ray auto`` or ``--ray ADDRESS`` joins a cluster.
+Inputs, outputs and the cache folder must be on a filesystem every node sees.
+
+How: the driver does what the batch mode does before any work (discovery, ``--shard``, the
+skip/refuse checks against files already there) and hands the remaining songs, as paths, to a
+Ray Data actor pool.  Each actor (:class:`SongWorker`) keeps the separator and Whisper loaded
+and runs the batch mode on one song at a time -- lock, transcribe, atomic writes, ownership
+record -- so every promise of the batch mode holds unchanged; only status rows travel back.
+The driver writes the JSON-lines report and the summary, and exits as the batch mode does.
+(Stages are not yet separate operators: each worker decodes, separates, transcribes and writes
+its own songs; the object store carries paths and status rows only.)
+
+Faults: an actor that dies (a killed process, a lost node) is restarted by Ray and its song is
+retried.  Every start of a song on a worker is counted in the run's attempts folder, so a song
+that keeps killing its worker is reported as failed after :data:`MAX_CRASHES` crashes instead of
+being retried forever.  A killed driver loses nothing written: re-running the same command does
+only what is left.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from alt_cli.batch import BatchRunner, BatchSummary, Job
+from alt_cli.errors import AltError
+from alt_cli.fileio import atomic_write_text
+from alt_cli.options import TranscribeOptions
+from alt_cli.progress import Reporter
+
+MAX_CRASHES = 2  # a song that has killed its worker this often is reported, not retried
+ATTEMPTS_SUBDIR = "ray-attempts"
+CRASH_FOR_TESTS = "ALT_RAY_TEST_CRASH"  # fault tests: a worker dies on songs with this name
+
+
+def ray_available() -> bool:
+    try:
+        import ray.data  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class SongWorker:
+    """A Ray actor that transcribes songs with the batch mode's own code, one at a time."""
+
+    def __init__(self, options: TranscribeOptions, overwrite: bool, attempts_dir: str,
+                 threads: int | None = None) -> None:
+        from alt_cli.pipeline import Transcriber
+        from alt_cli.runtime import set_threads
+
+        if threads:
+            set_threads(threads)
+        self.transcriber = Transcriber(options, Reporter(quiet=True))
+        self.transcriber.prepare()
+        self.overwrite = overwrite
+        self.attempts_dir = Path(attempts_dir)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        rows = []
+        for source, outputs, name in zip(batch["source"], batch["outputs"], batch["name"],
+                                         strict=True):
+            job = Job(Path(source), {k: Path(v) for k, v in json.loads(outputs).items()},
+                      name=name)
+            rows.append(json.dumps(self._one(job)))
+        return {"result": rows}
+
+    def _one(self, job: Job) -> dict[str, Any]:
+        crashes = self._count_start(job)
+        if crashes >= MAX_CRASHES:
+            reason = f"crashed its worker {crashes} times (killed, or out of memory); not retried"
+            return {"summary": json.loads(json.dumps(asdict(BatchSummary(
+                        failed=[(job.source, reason)])), default=str)),
+                    "report": json.dumps({"file": str(job.source), "status": "failed",
+                                          "reason": reason}) + "\n"}
+        if os.environ.get(CRASH_FOR_TESTS) and job.source.name == os.environ[CRASH_FOR_TESTS]:
+            os._exit(137)  # what a segfault or the kernel's OOM killer does to a worker
+        report = io.StringIO()
+        runner = BatchRunner(self.transcriber, Reporter(quiet=True), overwrite=self.overwrite,
+                             report=report)
+        summary = runner.run([job])
+        self._count_start(job, finished=True)
+        return {"summary": json.loads(json.dumps(asdict(summary), default=str)),
+                "report": report.getvalue()}
+
+    def _count_start(self, job: Job, finished: bool = False) -> int:
+        """Crashes so far of this song in this run, counting this start (or, `finished`,
+        clearing the count)."""
+        path = self.attempts_dir / f"{job.name.replace('/', '%')}.json"
+        if finished:
+            path.unlink(missing_ok=True)
+            return 0
+        try:
+            starts = json.loads(path.read_text(encoding="utf-8"))["starts"]
+        except (OSError, ValueError, KeyError):
+            starts = 0
+        atomic_write_text(path, json.dumps({"starts": starts + 1}))
+        return starts  # each earlier start that never finished was a crash
+
+
+def _merge(total: BatchSummary, part: dict[str, Any]) -> None:
+    total.done += [Path(p) for p in part["done"]]
+    total.skipped += [Path(p) for p in part["skipped"]]
+    total.failed += [(Path(p), reason) for p, reason in part["failed"]]
+    total.audio_seconds += part["audio_seconds"]
+    for verdict, songs in part["vocals"].items():
+        total.vocals.setdefault(verdict, []).extend(Path(p) for p in songs)
+
+
+def connect(address: str) -> dict[str, float]:
+    """Start or join Ray; the cluster's resources.  'local' starts one on this machine."""
+    import ray
+    import ray.data
+
+    if ray.is_initialized():
+        return ray.cluster_resources()
+    kwargs: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False,
+                              "logging_level": logging.WARNING}
+    if os.environ.get(CRASH_FOR_TESTS):  # the fault tests' switch reaches every worker
+        kwargs["runtime_env"] = {"env_vars": {CRASH_FOR_TESTS: os.environ[CRASH_FOR_TESTS]}}
+    try:
+        if address == "local":
+            ray.init(**kwargs)
+        else:
+            ray.init(address=address, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AltError(f"--ray {address}: cannot reach a Ray cluster ({first})") from None
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # alt's own bar and summary say it
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    return ray.cluster_resources()
+
+
+def run_on_ray(jobs: list[Job], options: TranscribeOptions, runner: BatchRunner,
+               reporter: Reporter, address: str, workers: int | None = None) -> BatchSummary:
+    """The batch mode's run over a Ray cluster (see the module).  `runner` is the driver's
+    batch runner: it triages and reports; the songs are done by the workers."""
+    import time
+
+    import ray
+    import ray.data
+
+    summary = BatchSummary()
+    started = time.perf_counter()
+    todo = [job for job in jobs if runner._triage(job, summary, quiet_skip=len(jobs) > 1)]
+    if not todo:
+        summary.wall_seconds = time.perf_counter() - started
+        return summary
+    resources = connect(address)
+    gpus = int(resources.get("GPU", 0))
+    cpus = max(1, int(resources.get("CPU", 1)))
+    use_gpu = gpus > 0 and options.device in ("auto", "cuda")
+    count = workers or (gpus if use_gpu else cpus)
+    threads = None if use_gpu else max(1, cpus // count)
+    cache = runner.transcriber.cache_dir
+    attempts = cache / ATTEMPTS_SUBDIR / uuid.uuid4().hex
+    attempts.mkdir(parents=True, exist_ok=True)
+    reporter.info(f"ray: {count} worker(s) on {cpus} CPU(s) and {gpus} GPU(s); "
+                  f"{len(todo)} song(s)")
+    items = [{"source": str(job.source), "name": job.name,
+              "outputs": json.dumps({k: str(v) for k, v in job.outputs.items()})}
+             for job in todo]
+    settings = {"options": options, "overwrite": runner.overwrite,
+                "attempts_dir": str(attempts), "threads": threads}
+
+    class Worker(SongWorker):  # the settings travel inside the class, not as object refs
+        def __init__(self) -> None:
+            super().__init__(**settings)
+
+    try:
+        dataset = ray.data.from_items(items, override_num_blocks=len(items))
+        # Ray Data restarts a dead actor and retries its song (max_restarts and
+        # max_task_retries default to -1 for actor pools); SongWorker stops a song that
+        # keeps killing its worker.
+        results = dataset.map_batches(
+            Worker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=count),
+            num_gpus=1 if use_gpu else 0, num_cpus=1 if use_gpu else threads)
+        with reporter.bar("songs", len(todo), "song") as bar:
+            for row in results.iter_rows():
+                part = json.loads(row["result"])
+                _merge(summary, part["summary"])
+                if runner.report is not None and part["report"]:
+                    runner.report.write(part["report"])
+                    runner.report.flush()
+                for path, reason in part["summary"]["failed"]:
+                    reporter.error(f"{path}: {reason}")
+                bar.update(1)
+    finally:
+        shutil.rmtree(attempts, ignore_errors=True)
+    summary.wall_seconds = time.perf_counter() - started
+    return summary
