@@ -60,6 +60,7 @@ class SongWorker:
         from alt_cli.pipeline import Transcriber
         from alt_cli.runtime import set_threads
 
+        self.threads = threads
         if threads:
             set_threads(threads)
         self.transcriber = Transcriber(options, Reporter(quiet=True))
@@ -68,6 +69,13 @@ class SongWorker:
         self.attempts_dir = Path(attempts_dir)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        if self.threads:
+            # Ray Data calls this from another thread than the constructor's, and OpenMP's
+            # thread count is per calling thread: unset here, each worker ran one thread per
+            # core, and 2 workers on 2 cores took 1.5x the time of 1.
+            from alt_cli.runtime import set_threads
+
+            set_threads(self.threads)
         rows = []
         for source, outputs, name in zip(batch["source"], batch["outputs"], batch["name"],
                                          strict=True):
@@ -185,7 +193,10 @@ def run_on_ray(jobs: list[Job], options: TranscribeOptions, runner: BatchRunner,
         # max_task_retries default to -1 for actor pools); SongWorker stops a song that
         # keeps killing its worker.
         results = dataset.map_batches(
-            Worker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=count),
+            Worker, batch_size=1,
+            # one song in flight per worker: queued songs would wait behind a busy worker while
+            # another idles (2 workers here: 391 s with Ray's default queueing)
+            compute=ray.data.ActorPoolStrategy(size=count, max_tasks_in_flight_per_actor=1),
             num_gpus=1 if use_gpu else 0, num_cpus=1 if use_gpu else threads)
         with reporter.bar("songs", len(todo), "song") as bar:
             for row in results.iter_rows():
