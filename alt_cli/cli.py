@@ -245,6 +245,10 @@ def _run_batch(inputs: tuple[Path, ...], batch: BatchOptions, options: Transcrib
             subject.prepare()
         else:  # the workers load the models (on their nodes); the driver loads none
             ensure_writable_dir(subject.cache_dir, "cache folder", "pass --cache-dir")
+            if batch.ray == "local":  # this machine's workers will find the model here
+                from alt_cli.models import resolve_model
+
+                resolve_model(subject.model_name, subject.cache_dir)
     except AltError as exc:
         _fail(str(exc), EXIT_USAGE if isinstance(exc, OptionError) else EXIT_ERROR)
     report = open(batch.report, "a", encoding="utf-8") if batch.report else None  # noqa: SIM115

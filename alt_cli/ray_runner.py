@@ -106,14 +106,18 @@ class SongWorker:
         """Crashes so far of this song in this run, counting this start (or, `finished`,
         clearing the count)."""
         path = self.attempts_dir / f"{job.name.replace('/', '%')}.json"
-        if finished:
-            path.unlink(missing_ok=True)
-            return 0
         try:
-            starts = json.loads(path.read_text(encoding="utf-8"))["starts"]
-        except (OSError, ValueError, KeyError):
-            starts = 0
-        atomic_write_text(path, json.dumps({"starts": starts + 1}))
+            if finished:
+                path.unlink(missing_ok=True)
+                return 0
+            try:
+                starts = json.loads(path.read_text(encoding="utf-8"))["starts"]
+            except (OSError, ValueError, KeyError):
+                starts = 0
+            path.parent.mkdir(parents=True, exist_ok=True)  # a node that does not share it
+            atomic_write_text(path, json.dumps({"starts": starts + 1}))
+        except OSError:  # counting is a safeguard, never a reason to fail the song
+            return 0
         return starts  # each earlier start that never finished was a crash
 
 
@@ -126,7 +130,7 @@ def _merge(total: BatchSummary, part: dict[str, Any]) -> None:
         total.vocals.setdefault(verdict, []).extend(Path(p) for p in songs)
 
 
-def connect(address: str) -> dict[str, float]:
+def connect(address: str, verbose: bool = False) -> dict[str, float]:
     """Start or join Ray; the cluster's resources.  'local' starts one on this machine."""
     import ray
     import ray.data
@@ -147,7 +151,8 @@ def connect(address: str) -> dict[str, float]:
         raise AltError(f"--ray {address}: cannot reach a Ray cluster ({first})") from None
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # alt's own bar and summary say it
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    # A failing worker's traceback is Ray's to print only with -v: alt says the cause in a line.
+    logging.getLogger("ray.data").setLevel(logging.WARNING if verbose else logging.CRITICAL)
     return ray.cluster_resources()
 
 
@@ -166,7 +171,7 @@ def run_on_ray(jobs: list[Job], options: TranscribeOptions, runner: BatchRunner,
     if not todo:
         summary.wall_seconds = time.perf_counter() - started
         return summary
-    resources = connect(address)
+    resources = connect(address, reporter.verbose)
     gpus = int(resources.get("GPU", 0))
     cpus = max(1, int(resources.get("CPU", 1)))
     use_gpu = gpus > 0 and options.device in ("auto", "cuda")
