@@ -175,7 +175,7 @@ def run_on_ray(jobs: list[Job], options: TranscribeOptions, runner: BatchRunner,
     gpus = int(resources.get("GPU", 0))
     cpus = max(1, int(resources.get("CPU", 1)))
     use_gpu = gpus > 0 and options.device in ("auto", "cuda")
-    count = workers or (gpus if use_gpu else cpus)
+    count = min(workers or (gpus if use_gpu else cpus), len(todo))  # no idle model copies
     threads = None if use_gpu else max(1, cpus // count)
     cache = runner.transcriber.cache_dir
     attempts = cache / ATTEMPTS_SUBDIR / uuid.uuid4().hex
