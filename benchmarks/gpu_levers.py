@@ -1,6 +1,6 @@
 """Issue 11's GPU levers, each measured alone and all together, in one run on one GPU.
 
-    python benchmarks/gpu_levers.py --json $OUT/levers.json            # on the GPU machine
+    python benchmarks/gpu_levers.py --plain --peer --json $OUT/levers.json   # on the GPU
     python benchmarks/gpu_levers.py --device cpu --model tiny --small --songs 2 --seconds 40
                                                                         # a smoke run anywhere
 
@@ -88,6 +88,10 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="small Demucs (CPU smoke runs)")
     parser.add_argument("--quick", action="store_true",
                         help="skip the baseline, autocast and per-row rows (a second run)")
+    parser.add_argument("--plain", action="store_true",
+                        help="also time plain whisper.transcribe() on the same songs")
+    parser.add_argument("--peer", action="store_true",
+                        help="also run benchmarks/peer_transformers.py, greedy and beam 5")
     parser.add_argument("--json", type=Path, default=Path("results/gpu_levers.json"))
     args = parser.parse_args()
     device = args.device
@@ -178,6 +182,46 @@ def main() -> None:
               f"Demucs), shared Whisper batches of 16", seconds,
               separation_s=stages["separation"], vad_s=stages["vad"], asr_s=stages["asr"],
               peak_gpu_gib=peak)
+    if args.plain:
+        plain_rows(args, device, songs, table, model)
+    if args.peer:
+        peer_rows(args, device, audio_s, table)
+
+
+def plain_rows(args, device, songs, table, model) -> None:
+    """openai-whisper's own long-form transcribe() on the mixes, same model and token budget."""
+    import whisper
+
+    def run() -> None:
+        for song in songs:
+            with torch.inference_mode():
+                whisper.transcribe(model, song.mono16k(), language="en", fp16=device == "cuda",
+                                   verbose=None, temperature=0.0, logprob_threshold=None,
+                                   no_speech_threshold=None, compression_ratio_threshold=None,
+                                   sample_len=args.tokens, beam_size=5)
+
+    _, seconds = timed(device, run)
+    table.add("peer", "plain whisper.transcribe(), beam 5, no separation", seconds)
+
+
+def peer_rows(args, device, audio_s, table) -> None:
+    """The transformers batched-chunk recipe (benchmarks/peer_transformers.py), greedy and
+    beam 5, in fresh processes on the same machine."""
+    import subprocess
+
+    script = Path(__file__).resolve().parent / "peer_transformers.py"
+    for beams in (1, 5):
+        out = args.json.parent / f"peer_beam{beams}.json"
+        done = subprocess.run([sys.executable, str(script), "--seconds", str(audio_s),
+                               "--model", args.model, "--batch-size", "16", "--beams",
+                               str(beams), "--tokens", str(args.tokens), "--device", device,
+                               "--json", str(out)], capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"| peer | transformers beam {beams} | failed: {done.stderr[-200:]} |")
+            continue
+        result = json.loads(out.read_text())
+        table.add("peer", f"transformers batched chunks, beam {beams}, batch 16",
+                  result["wall_s"], peak_gpu_gib=result["peak_gpu_gib"] or 0.0)
 
 
 def baseline(args, device, songs, table, transcriber, separator) -> None:
