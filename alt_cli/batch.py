@@ -220,9 +220,12 @@ class BatchRunner:
         self.songs_together = songs_together if shares else 1
 
     def _prepare(self, job: Job) -> Prepared:
+        """The song decoded and separated (the separation runs ahead with ``jobs >= 2``)."""
+        loaded = self._load(job)
+        if loaded.audio is None:
+            return loaded
         try:
-            audio = self.transcriber.load(job.source)
-            return Prepared(audio, self.transcriber.separate(audio))
+            return Prepared(loaded.audio, self.transcriber.separate(loaded.audio))
         except Exception as exc:  # noqa: BLE001 - recorded against this song only
             return Prepared(error=exc)
 
@@ -252,7 +255,7 @@ class BatchRunner:
         except OSError:  # the song cannot be read: transcribing it will say why
             return Verdict(TODO)
 
-    def _triage(self, job: Job, summary: BatchSummary, quiet_skip: bool) -> bool:
+    def triage(self, job: Job, summary: BatchSummary, quiet_skip: bool) -> bool:
         """Whether the job is to be done; records it as failed or skipped otherwise."""
         problem = job.problem or self.transcriber.problem(job.source)
         verdict = Verdict(TODO) if problem else self.verdict(job)
@@ -294,7 +297,7 @@ class BatchRunner:
     def run(self, jobs: Sequence[Job]) -> BatchSummary:
         summary = BatchSummary()
         started = time.perf_counter()
-        todo = [job for job in jobs if self._triage(job, summary, quiet_skip=len(jobs) > 1)]
+        todo = [job for job in jobs if self.triage(job, summary, quiet_skip=len(jobs) > 1)]
         if self.songs_together > 1:
             self._run_together(todo, summary)
             summary.wall_seconds = time.perf_counter() - started

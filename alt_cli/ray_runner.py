@@ -167,7 +167,7 @@ def run_on_ray(jobs: list[Job], options: TranscribeOptions, runner: BatchRunner,
 
     summary = BatchSummary()
     started = time.perf_counter()
-    todo = [job for job in jobs if runner._triage(job, summary, quiet_skip=len(jobs) > 1)]
+    todo = [job for job in jobs if runner.triage(job, summary, quiet_skip=len(jobs) > 1)]
     if not todo:
         summary.wall_seconds = time.perf_counter() - started
         return summary

@@ -316,8 +316,6 @@ class WindowTranscriber:
         states: list[tuple | None] = [None] * len(jobs)  # each song's random state
         with cpu_matmul_precision(self.model, self.options.cpu_bf16_matmul):
             for entries in plan:
-                if not shared and entries[0][0] != entries[-1][0]:
-                    raise AssertionError("a song's batch mixes songs")
                 if not shared and done[entries[0][0]] == 0:
                     torch.manual_seed(SAMPLING_SEED)  # same song, same settings -> same lyrics
                 self._first_pass(jobs, entries, chunks, first, encoded)

@@ -185,15 +185,20 @@ def separate_cached(separator: Separator, stereo: Signal, audio_hash: str,
         return _separate_spilled(separator, stereo, path, spill_dir, warn)
     cached = _read_cache(path, shape, warn)
     if cached is not None:
-        return SeparationResult(cached.astype(np.float32), separator.name, separator.model,
-                                cached=True, seconds=0.0)
+        return _result(separator, cached, cached=True)
     started = time.perf_counter()
     stored = np.zeros(shape, dtype=CACHE_DTYPE)
     separate_into(separator, stereo, _float16_writer(stored))
     seconds = time.perf_counter() - started
     _write_cache(path, stored, warn)
+    return _result(separator, stored, seconds=seconds)
+
+
+def _result(separator: Separator, stored: np.ndarray, cached: bool = False,
+            seconds: float = 0.0) -> SeparationResult:
+    """A result from float16 vocals as the cache holds them."""
     return SeparationResult(stored.astype(np.float32), separator.name, separator.model,
-                            cached=False, seconds=seconds)
+                            cached=cached, seconds=seconds)
 
 
 def separate_cached_many(separator: Separator, songs: list[tuple[Signal, str]],
@@ -209,8 +214,7 @@ def separate_cached_many(separator: Separator, songs: list[tuple[Signal, str]],
             raise ValueError("audio_hash must not be empty: it is what tells songs apart")
         cached = _read_cache(cache_path(separator, audio_hash, cache_dir), stereo.shape, warn)
         if cached is not None:
-            results[k] = SeparationResult(cached.astype(np.float32), separator.name,
-                                          separator.model, cached=True, seconds=0.0)
+            results[k] = _result(separator, cached, cached=True)
         else:
             todo.append(k)
     together = getattr(separator, "separate_many", None)
@@ -223,15 +227,14 @@ def separate_cached_many(separator: Separator, songs: list[tuple[Signal, str]],
     seconds = time.perf_counter() - started
     total = sum(songs[k][0].shape[-1] for k in todo) or 1
     for k, separated in zip(todo, vocals, strict=True):
-        if separated.shape != tuple(songs[k][0].shape):
+        stereo, audio_hash = songs[k]
+        if separated.shape != tuple(stereo.shape):
             raise ValueError(f"{separator.name} returned shape {separated.shape} for "
-                             f"{songs[k][0].shape}")
+                             f"{stereo.shape}")
         stored = np.zeros(separated.shape, dtype=CACHE_DTYPE)
         _float16_writer(stored)(0, separated)
-        _write_cache(cache_path(separator, songs[k][1], cache_dir), stored, warn)
-        results[k] = SeparationResult(stored.astype(np.float32), separator.name,
-                                      separator.model, cached=False,
-                                      seconds=seconds * songs[k][0].shape[-1] / total)
+        _write_cache(cache_path(separator, audio_hash, cache_dir), stored, warn)
+        results[k] = _result(separator, stored, seconds=seconds * stereo.shape[-1] / total)
     return [r for r in results if r is not None]
 
 
