@@ -2,8 +2,10 @@
 
 The method reuses alt's own stages.  The song is separated and cut into RMS-VAD windows and
 transcribed once, as ``alt transcribe`` does; the user's words are then matched to that first
-transcription by an edit-distance alignment of words, which tells which window each user word is
-sung in (unmatched words follow their nearest matched neighbour).  Each window is then
+transcription by an edit-distance alignment of words that also knows where sung time went
+unheard (:func:`alt_cli.word_matching.match_in_time`: a chorus heard once but written twice
+lands where there is time to sing it), which tells which window each user word is sung in
+(words matched to nothing follow their nearest matched neighbour).  Each window is then
 force-aligned alone: Whisper's cross-attention alignment (``whisper.timing.find_alignment``) of
 exactly the user's tokens assigned to it, so a window only aligns the words sung in it and a
 mistake stays inside its window.
@@ -16,13 +18,10 @@ all probably belongs to another song.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import jiwer
 import numpy as np
 import torch
 from whisper.audio import HOP_LENGTH, N_SAMPLES
@@ -35,10 +34,13 @@ from alt_cli.schema import LyricLine, SeparationResult, SongTranscript, Window, 
 from alt_cli.segmentation import detect_vocal_activity
 from alt_cli.transcription import model_tokenizer, window_audio, window_mels
 from alt_cli.whisper_compat import EncodedWindow
+from alt_cli.word_matching import HeardWord, match_in_time, match_words, normalise
+
+__all__ = ["Aligner", "Placement", "UserLine", "heard_words", "match_words", "normalise",
+           "place_lyrics", "read_lyrics", "spread_to_windows"]
 
 MIN_HEARD_SHARE = 0.2  # fewer of the user's words heard than this: another song's lyrics?
 MAX_WINDOW_TOKENS = 440  # Whisper's text context is 448 tokens, minus the prompt
-_WORD_CHARS = re.compile(r"[\w']+")
 
 
 @dataclass(frozen=True)
@@ -79,31 +81,6 @@ def read_lyrics(path: Path) -> tuple[UserLine, ...]:
     if not any(line.words for line in lines):
         raise AltError(f"{path}: no lyrics in this file")
     return tuple(lines)
-
-
-def normalise(word: str) -> str:
-    """A word as the matcher compares it: lower case, letters and apostrophes, no accents."""
-    decomposed = unicodedata.normalize("NFKD", word.lower())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return "".join(_WORD_CHARS.findall(plain)) or word.lower()
-
-
-def match_words(user: Sequence[str], heard: Sequence[str]) -> tuple[list[int | None], int]:
-    """For each user word, the index of the heard word the edit-distance alignment pairs it
-    with (equal or substituted), else None; and how many pairs are equal."""
-    result: list[int | None] = [None] * len(user)
-    if not user or not heard:
-        return result, 0
-    alignment = jiwer.process_words(" ".join(normalise(w) for w in user),
-                                    " ".join(normalise(w) for w in heard))
-    equal = 0
-    for chunk in alignment.alignments[0]:
-        if chunk.type in ("equal", "substitute"):
-            span = range(chunk.ref_end_idx - chunk.ref_start_idx)
-            for offset in span:
-                result[chunk.ref_start_idx + offset] = chunk.hyp_start_idx + offset
-            equal += len(span) if chunk.type == "equal" else 0
-    return result, equal
 
 
 def spread_to_windows(anchors: Sequence[int | None]) -> list[int]:
@@ -159,21 +136,34 @@ def align_window(model, tokenizer, features: torch.Tensor, window: Window,
     return placed
 
 
+def heard_words(first: SongTranscript) -> list[HeardWord]:
+    """The first transcription's words with their times (Whisper's word timings; without
+    them, each segment's words spread evenly over the segment)."""
+    heard = []
+    for index, decoded in enumerate(first.windows):
+        for segment in decoded.segments:
+            timed = [w for w in segment.words if w.text.strip()]
+            if timed:
+                heard += [HeardWord(w.text.strip(), w.start, w.end, index) for w in timed]
+                continue
+            texts = segment.text.split()
+            step = (segment.end - segment.start) / max(len(texts), 1)
+            heard += [HeardWord(text, segment.start + k * step, segment.start + (k + 1) * step,
+                                index) for k, text in enumerate(texts)]
+    return heard
+
+
 def place_lyrics(model, audio16k: np.ndarray, windows: Sequence[Window], language: str,
                  lyrics: Sequence[UserLine], first: SongTranscript) -> Placement:
     """Give every word of ``lyrics`` a time, using ``first`` (alt's own transcription of the
     same windows) to decide which window each word is sung in."""
     user = [word for line in lyrics for word in line.words]
-    heard: list[str] = []
-    heard_window: list[int] = []
-    for index, decoded in enumerate(first.windows):
-        for segment in decoded.segments:
-            for word in segment.text.split():
-                heard.append(word)
-                heard_window.append(index)
-    pairs, equal = match_words(user, heard)
-    anchors = [heard_window[p] if p is not None else None for p in pairs]
-    per_word = spread_to_windows(anchors)
+    heard = heard_words(first)
+    matches = match_in_time(user, heard, [(w.start, w.end) for w in windows])
+    per_word = spread_to_windows([m.window if m is not None else None for m in matches])
+    heard_pair = [m is not None and m.heard is not None for m in matches]
+    equal = sum(m is not None and m.equals(word, heard) for word, m in zip(user, matches,
+                                                                          strict=True))
     tokenizer = model_tokenizer(model, language)
     times: list[tuple[float, float, float] | None] = [None] * len(user)
     for index, window in enumerate(windows):
@@ -187,12 +177,21 @@ def place_lyrics(model, audio16k: np.ndarray, windows: Sequence[Window], languag
         placed = align_window(model, tokenizer, features, window, [user[i] for i in chosen])
         for i, timing in zip(chosen, placed, strict=True):
             times[i] = timing
+    # A word the first pass heard as written keeps the first pass's time: that decoding chose
+    # its own timestamps and its onsets are the closer ones (dev songs: 84.3 % within 0.3 s
+    # against 82.6 % for the forced alignment's).
+    for i, match in enumerate(matches):
+        if match is not None and match.heard is not None and match.equals(user[i], heard):
+            timed = times[i]
+            word = heard[match.heard]
+            times[i] = (word.start, word.end, timed[2] if timed is not None else 1.0)
+    times = _in_order(times)
     lines, unplaced, cursor = [], [], 0
     for number, line in enumerate(lyrics):
         indices = range(cursor, cursor + len(line.words))
         cursor += len(line.words)
         words = tuple(Word(" " + user[i], *times[i]) for i in indices if times[i] is not None)
-        if line.words and not any(anchors[i] is not None for i in indices):
+        if line.words and not any(heard_pair[i] for i in indices):
             unplaced.append(number)
         if words:
             lines.append(LyricLine(words[0].start, words[-1].end, line.text, line.section, words))
@@ -200,6 +199,20 @@ def place_lyrics(model, audio16k: np.ndarray, windows: Sequence[Window], languag
             lines.append(LyricLine(0.0, 0.0, line.text, line.section))
     heard_share = equal / len(user) if user else 0.0
     return Placement(tuple(lines), heard_share, tuple(unplaced), tuple(per_word))
+
+
+def _in_order(times: list[tuple[float, float, float] | None]
+              ) -> list[tuple[float, float, float] | None]:
+    """Onsets never go back in time: words are sung in the order they are written."""
+    out, latest = [], 0.0
+    for timing in times:
+        if timing is None:
+            out.append(None)
+            continue
+        start = max(timing[0], latest)
+        latest = start
+        out.append((start, max(timing[1], start), timing[2]))
+    return out
 
 
 def lyrics_beside(song: Path) -> Path:

@@ -14,6 +14,7 @@ import pytest
 
 from alt_cli.alignment import match_words, read_lyrics, spread_to_windows
 from alt_cli.errors import AltError
+from alt_cli.word_matching import HeardWord, match_in_time, unheard_slots
 from tests.conftest import EXAMPLE_LINE
 from tests.lyrics_files import parse_lrc
 
@@ -43,6 +44,46 @@ def test_unheard_words_follow_their_nearest_heard_neighbour():
     assert spread_to_windows([0, None, None, 1, None]) == [0, 0, 1, 1, 1]
     assert spread_to_windows([None, 2, None]) == [2, 2, 2]
     assert spread_to_windows([None, None]) == [0, 0]
+
+
+def _heard(words: str, start: float, step: float, window: int = 0) -> list[HeardWord]:
+    return [HeardWord(w, start + k * step, start + (k + 1) * step - 0.05, window)
+            for k, w in enumerate(words.split())]
+
+
+def test_a_chorus_heard_once_lands_where_there_is_time_to_sing_it():
+    # Written twice, heard once: the first pass heard only the second chorus (10-11.5 s); the
+    # 8.5 s before it were sung but not transcribed.
+    user = "walk on by chorus line here chorus line here we go".split()
+    heard = _heard("walk on by", 0.0, 0.5) + _heard("chorus line here", 10.0, 0.5) + _heard(
+        "we go", 12.0, 0.5)
+    plain, _ = match_words(user, [w.text for w in heard])
+    assert plain[3] == 3  # the plain alignment pairs the heard copy with the first one
+    matches = match_in_time(user, heard, [(0.0, 13.0)])
+    assert [m.heard for m in matches[6:9]] == [3, 4, 5]  # heard copy = second copy
+    first_copy = matches[3:6]
+    assert all(m is not None and m.heard is None for m in first_copy)  # unheard time
+    assert all(1.5 <= m.time <= 10.0 for m in first_copy)
+    assert [m.time for m in first_copy] == sorted(m.time for m in first_copy)
+    assert matches[9].equals("We", heard) and matches[10].equals("go!", heard)
+
+
+def test_without_unheard_time_the_alignment_is_the_plain_one():
+    # Back-to-back words leave no slot, so the time-aware matcher pairs as jiwer does.
+    user = "one two three four five".split()
+    heard = _heard("one two tree five", 0.0, 0.4)
+    assert unheard_slots(heard, [(0.0, 1.6)]) == []
+    matches = match_in_time(user, heard, [(0.0, 1.6)])
+    plain, _ = match_words(user, [w.text for w in heard])
+    assert [m.heard if m else None for m in matches] == plain
+
+
+def test_words_sung_in_a_later_window_get_that_window():
+    user = "a b c d e f".split()
+    heard = _heard("a b c", 0.0, 0.4, window=0) + _heard("e f", 20.0, 0.4, window=1)
+    spans = [(0.0, 1.2), (19.0, 21.0)]  # window 1 has a second of unheard time before "e"
+    windows = [m.window if m else None for m in match_in_time(user, heard, spans)]
+    assert windows == [0, 0, 0, 1, 1, 1]
 
 
 def _align(*args: str) -> subprocess.CompletedProcess:
