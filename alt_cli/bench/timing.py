@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from alt_cli.alignment import match_words
 from alt_cli.errors import AltError
 from alt_cli.schema import LyricLine
+from alt_cli.word_matching import match_words, normalise
 
 CLOSE_S = 0.3  # the strict tolerance of the MIREX task
 NEAR_S = 1.0  # the loose one
@@ -62,8 +62,6 @@ def onset_errors(hypothesis: Sequence[LyricLine], reference: Sequence[TimedWord]
 
 
 def _plain(text: str) -> str:
-    from alt_cli.alignment import normalise
-
     return normalise(text.strip())
 
 
