@@ -95,11 +95,12 @@ def split_at_rests(line: LyricLine, rests: Sequence[tuple[float, float]]) -> lis
 
 
 def assign_sections(lines: list[LyricLine], section_gap: float = SECTION_GAP,
-                    use_repeats: bool = False) -> list[LyricLine]:
+                    use_repeats: bool = False, changes: Sequence[float] = ()
+                    ) -> list[LyricLine]:
     """Number sections, opening a new one wherever the voice rests >= `section_gap` seconds
-    (and, with `use_repeats`, where a repeated block of lines starts or ends: see
-    :mod:`alt_cli.song_form`)."""
-    return assign_sections_by_form(lines, section_gap, use_repeats)
+    (and, with `use_repeats`, where a repeated block of lines starts or ends; at `changes`,
+    where the music changes: see :mod:`alt_cli.song_form`)."""
+    return assign_sections_by_form(lines, section_gap, use_repeats, changes)
 
 
 def layout_lines(
@@ -108,9 +109,11 @@ def layout_lines(
     options: LayoutOptions = LayoutOptions(),
     language: str | None = None,
     voice: VoiceEnvelope | None = None,
+    changes: Sequence[float] = (),
 ) -> tuple[LyricLine, ...]:
     """Clean, split at vocal rests (and, given the ``voice`` envelope, at breaths), join lines
-    too short to be sung lines, order by time and assign sections.
+    too short to be sung lines, order by time and assign sections (also at `changes`, the
+    times where the music changes, when given).
 
     With the script filter on and a `language`, words in a script that language is not written
     in are dropped; with the lyrics conventions, lines follow the Jam-ALT guide (see
@@ -133,4 +136,4 @@ def layout_lines(
         lines = [LyricLine(line.start, line.end, lyrics_conventions(line.text), 0, line.words)
                  for line in lines]
     return tuple(assign_sections([line for line in lines if line.text], options.section_gap,
-                                 options.repeat_sections))
+                                 options.repeat_sections, changes))

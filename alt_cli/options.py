@@ -346,6 +346,10 @@ class LayoutOptions(Checked):
         False, "--repeat-sections", "Also start a section where a block of two or more lines "
         "that is sung again starts or ends (a chorus); off = sections at long rests only.",
         "bool", negative="--rest-sections", shown="off")
+    section_changes: bool = setting(
+        True, "--section-changes", "Also start a section at a line boundary where the music "
+        "changes (the novelty of the mix's timbre and chords over 16 s): verse and chorus are "
+        "rarely separated by a rest.", "bool", negative="--no-section-changes", shown="on")
     lyrics_conventions: bool = setting(
         False, "--lyrics-conventions", "Capital at each line start, no comma or full stop at "
         "line ends (the Jam-ALT guide); off keeps Whisper's punctuation.", "bool",

@@ -22,6 +22,7 @@ from alt_cli.audio import SongAudio, load_song, stereo_to_mono16k, whisper_input
 from alt_cli.fileio import ensure_writable_dir
 from alt_cli.lyrics import layout_lines
 from alt_cli.models import load_whisper
+from alt_cli.music_structure import structure_changes
 from alt_cli.options import (
     DEFAULT_ASR_INPUT,
     LayoutOptions,
@@ -470,7 +471,10 @@ class Transcriber:
             if activity.voiced_fraction(seg.start, seg.end) >= floor
         ]
         voice = VoiceEnvelope(activity.envelope, activity.hop_seconds, self.options.vad.offset)
-        lines = layout_lines(raw, activity.rests(), self.options.layout, language, voice)
+        changes = (structure_changes(song.mono16k()) if self.options.layout.section_changes
+                   else ())
+        lines = layout_lines(raw, activity.rests(), self.options.layout, language, voice,
+                             changes)
         notes = () if lines else ("no lyrics recognised in the vocal segments",)
         return language, probability, decoded, lines, notes
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from difflib import SequenceMatcher
 
+from alt_cli.music_structure import PICKUP_S
 from alt_cli.schema import LyricLine
 
 SAME_LINE = 0.75  # similarity of two recognised lines that are the same sung line
@@ -49,11 +50,30 @@ def repeat_boundaries(lines: Sequence[LyricLine]) -> set[int]:
     return {index for index in starts if 0 < index < n}
 
 
+def change_boundaries(lines: Sequence[LyricLine], changes: Sequence[float]) -> set[int]:
+    """Indices of lines that start a section because the music changes at their start: from
+    the previous line's last sung word to :data:`PICKUP_S` into this line (each change opens
+    at most one section, at the first line boundary it falls in)."""
+    starts: set[int] = set()
+    pending = sorted(changes)
+    for i in range(1, len(lines)):
+        previous = lines[i - 1]
+        after = previous.words[-1].start if previous.words else previous.end
+        inside = [t for t in pending if after <= t <= lines[i].start + PICKUP_S]
+        if inside:
+            starts.add(i)
+            pending = [t for t in pending if t not in inside]
+    return starts
+
+
 def assign_sections_by_form(lines: Sequence[LyricLine], section_gap: float,
-                            use_repeats: bool) -> list[LyricLine]:
-    """Number sections: a new one after a vocal rest >= ``section_gap`` seconds, and (with
-    ``use_repeats``) wherever a repeated block of lines starts or ends."""
+                            use_repeats: bool, changes: Sequence[float] = ()
+                            ) -> list[LyricLine]:
+    """Number sections: a new one after a vocal rest >= ``section_gap`` seconds, (with
+    ``use_repeats``) wherever a repeated block of lines starts or ends, and where the music
+    changes (``changes``: :func:`alt_cli.music_structure.structure_changes`)."""
     boundaries = repeat_boundaries(lines) if use_repeats else set()
+    boundaries |= change_boundaries(lines, changes)
     result: list[LyricLine] = []
     section = 0
     for i, line in enumerate(lines):

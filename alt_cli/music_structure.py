@@ -1,0 +1,82 @@
+"""Where the music changes: candidate section breaks from the accompaniment.
+
+Written lyrics put a blank line between verse and chorus, and singers rarely rest there: on
+the dev songs most section boundaries fall on vocal gaps under half a second.  What does change
+at a section boundary is the music under the voice -- the chords, the instruments, the beat.
+So we measure it: a self-similarity matrix of the mix's timbre (MFCCs) and harmony (chroma),
+and Foote's novelty, the correlation along its diagonal with a checkerboard kernel as long as a
+short section (16 s: 8 bars at 120 bpm), whose peaks are the moments where what came before
+stops resembling what comes after.  Peaks are kept at least :data:`MIN_SECTION_S` apart (a
+section is rarely shorter than 4 bars).
+
+A peak becomes a section break in the layout only at a line boundary near it (see
+:func:`alt_cli.song_form.assign_sections_by_form`); the change usually comes with the new
+section's first downbeat, after the pickup notes that start its first line, so the window
+reaches :data:`PICKUP_S` past the line's start.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+HOP_S = 0.25  # feature frame; a section boundary is not placed finer than a beat anyway
+KERNEL_S = 16.0  # the checkerboard's length: a short section, 8 bars at 120 bpm
+MIN_SECTION_S = 10.0  # two changes closer than this are one (4 bars at ~100 bpm)
+PEAK_REACH_S = 6.0  # a change is the strongest within this many seconds either side
+PEAK_DELTA = 0.02  # how far above its neighbourhood's mean a peak must rise (novelty 0-1)
+EDGE_S = 2.0  # the first and last seconds always "change" (the song starts / stops)
+PICKUP_S = 2.0  # a new section's first line may start this long before the change
+
+
+def structure_features(mix16k: np.ndarray, sample_rate: int = 16000,
+                       hop_s: float = HOP_S) -> np.ndarray:
+    """Per frame, unit-length MFCCs (timbre, without the loudness coefficient) and chroma."""
+    import librosa
+
+    hop = int(round(sample_rate * hop_s))
+    power = np.abs(librosa.stft(mix16k.astype(np.float32), n_fft=2048, hop_length=hop)) ** 2
+    mel = librosa.feature.melspectrogram(S=power, sr=sample_rate)
+    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=20)[1:]
+    chroma = librosa.feature.chroma_stft(S=power, sr=sample_rate)
+    stacked = np.vstack([librosa.util.normalize(mfcc, axis=0),
+                         librosa.util.normalize(chroma, axis=0)])
+    return librosa.util.normalize(stacked, axis=0)
+
+
+def novelty_curve(features: np.ndarray, hop_s: float = HOP_S,
+                  kernel_s: float = KERNEL_S) -> np.ndarray:
+    """Foote's novelty of the self-similarity matrix, scaled to 0-1 (0 where nothing changes).
+
+    Only the band of the matrix under the kernel is computed (a 2k x 2k block per frame), so an
+    hour of audio needs kilobytes, not the gigabytes of the full matrix."""
+    half = max(1, int(kernel_s / hop_s / 2))
+    taper = np.hanning(2 * half)
+    sign = np.ones((2 * half, 2 * half))
+    sign[:half, half:] = sign[half:, :half] = -1
+    kernel = np.outer(taper, taper) * sign
+    frames = features.shape[1]
+    padded = np.pad(features, ((0, 0), (half, half)))  # zero frames: similar to nothing
+    novelty = np.empty(frames)
+    for i in range(frames):
+        block = padded[:, i : i + 2 * half]
+        novelty[i] = float(((block.T @ block) * kernel).sum())
+    novelty = np.maximum(novelty, 0.0)
+    top = novelty.max() if frames else 0.0
+    return novelty / top if top > 0 else novelty
+
+
+def structure_changes(mix16k: np.ndarray, sample_rate: int = 16000) -> list[float]:
+    """Seconds where the accompaniment changes most: candidate section boundaries."""
+    import librosa
+
+    duration = len(mix16k) / sample_rate
+    if duration < 2 * MIN_SECTION_S:
+        return []
+    novelty = novelty_curve(structure_features(mix16k, sample_rate))
+    reach = int(PEAK_REACH_S / HOP_S)
+    average = int(KERNEL_S / 2 / HOP_S)
+    peaks = librosa.util.peak_pick(novelty, pre_max=reach, post_max=reach, pre_avg=average,
+                                   post_avg=average, delta=PEAK_DELTA,
+                                   wait=int(MIN_SECTION_S / HOP_S))
+    times = [float(p) * HOP_S for p in peaks]
+    return [t for t in times if EDGE_S < t < duration - EDGE_S]

@@ -1,0 +1,59 @@
+"""Section breaks where the music changes: the novelty detector on synthetic music, and how a
+change becomes a section break at a line boundary."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from alt_cli.lyrics import assign_sections
+from alt_cli.music_structure import structure_changes
+from alt_cli.schema import LyricLine, Word
+from alt_cli.song_form import change_boundaries
+
+SR = 16000
+
+
+def _part(freqs: list[float], seconds: float, square: bool, rng) -> np.ndarray:
+    """A held chord (sines or square waves) over a noise hit twice a second."""
+    t = np.arange(int(seconds * SR)) / SR
+    waves = [np.sin(2 * np.pi * f * t) for f in freqs]
+    chord = sum(np.sign(w) * 0.5 if square else w for w in waves) / len(freqs)
+    beat = (np.sin(2 * np.pi * 2 * t) > 0.95) * rng.normal(0, 0.3, len(t))
+    return (0.3 * chord + 0.2 * beat).astype(np.float32)
+
+
+def test_changes_are_found_where_chords_and_timbre_change_and_nowhere_else():
+    rng = np.random.default_rng(0)
+    verse, chorus = [220.0, 277.2, 329.6], [196.0, 246.9, 293.7]
+    song = np.concatenate([_part(verse, 30, False, rng), _part(chorus, 30, True, rng),
+                           _part(verse, 30, False, rng)])
+    changes = structure_changes(song, SR)
+    assert len(changes) == 2
+    assert abs(changes[0] - 30) <= 1.0 and abs(changes[1] - 60) <= 1.0
+    steady = np.concatenate([_part(verse, 30, False, rng) for _ in range(3)])
+    assert structure_changes(steady, SR) == []
+    assert structure_changes(song[: 15 * SR], SR) == []  # too short to have sections
+
+
+def _line(start: float, end: float, text: str) -> LyricLine:
+    words = text.split()
+    step = (end - start) / len(words)
+    timed = tuple(Word(" " + w, start + k * step, start + (k + 1) * step)
+                  for k, w in enumerate(words))
+    return LyricLine(start, end, text, 0, timed)
+
+
+def test_a_change_opens_a_section_at_the_line_boundary_it_falls_in():
+    lines = [_line(0, 4, "one two three four"), _line(4.2, 8, "five six seven eight"),
+             _line(8.1, 12, "nine ten eleven twelve"), _line(12.1, 16, "a b c d")]
+    # 8.5 s: a pickup into line 2, which starts at 8.1 s (within PICKUP_S of its start)
+    assert change_boundaries(lines, [8.5]) == {2}
+    # 7.5 s: during "eight", the previous line's last word: the boundary after it
+    assert change_boundaries(lines, [7.5]) == {2}
+    # 6.6 s: in the middle of line 1, over 2 s after its start and before its last word
+    assert change_boundaries(lines, [6.6]) == set()
+    # one change opens one section, even when it could reach two boundaries
+    assert change_boundaries(lines, [12.05]) == {3}
+    sections = [line.section for line in assign_sections(lines, 4.0, changes=[8.5])]
+    assert sections == [0, 0, 1, 1]
+    assert [line.section for line in assign_sections(lines, 4.0)] == [0, 0, 0, 0]
