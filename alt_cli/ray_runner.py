@@ -6,18 +6,28 @@ Ray on this machine (nothing to set up); ``--ray auto`` or ``--ray ADDRESS`` joi
 Inputs, outputs and the cache folder must be on a filesystem every node sees.
 
 How: the driver does what the batch mode does before any work (discovery, ``--shard``, the
-skip/refuse checks against files already there) and hands the remaining songs, as paths, to a
-Ray Data actor pool.  Each actor (:class:`SongWorker`) keeps the separator and Whisper loaded
-and runs the batch mode on one song at a time -- lock, transcribe, atomic writes, ownership
-record -- so every promise of the batch mode holds unchanged; only status rows travel back.
-The driver writes the JSON-lines report and the summary, and exits as the batch mode does.
-(Stages are not yet separate operators: each worker decodes, separates, transcribes and writes
-its own songs; the object store carries paths and status rows only.)
+skip/refuse checks against files already there) and hands the remaining songs, as paths, to two
+Ray Data operators, each an actor pool that keeps its model loaded:
+
+1. :class:`SeparationWorker` decodes the song and separates its vocals into the stem cache
+   (the cache folder is on the shared filesystem, so the stem waits there, not in the object
+   store);
+2. :class:`SongWorker` keeps Whisper loaded and runs the batch mode's own code on the song --
+   lock, decode, the stem from the cache, VAD, transcription, layout, atomic writes, ownership
+   record -- so every promise of the batch mode holds unchanged.
+
+Only paths and status rows travel between them.  Layout and writing stay in the second
+operator rather than in CPU tasks of their own: the song's lock and its ownership record must be
+held by one process from transcription to the last write, and both cost milliseconds.  Decoding
+runs in each operator (the separator needs 44.1 kHz stereo, Whisper 16 kHz mono; passing either
+through the object store would cost more than decoding again).  The driver writes the JSON-lines
+report and the summary, and exits as the batch mode does.
 
 Faults: an actor that dies (a killed process, a lost node) is restarted by Ray and its song is
-retried.  Every start of a song on a worker is counted in the run's attempts folder, so a song
-that keeps killing its worker is reported as failed after :data:`MAX_CRASHES` crashes instead of
-being retried forever.  A killed driver loses nothing written: re-running the same command does
+retried.  Every start of a song in each operator is counted in the run's attempts folder, so a
+song that keeps killing its worker is reported as failed after :data:`MAX_CRASHES` crashes
+instead of being retried forever (a song the separator gave up on passes the second operator
+untouched).  A killed driver loses nothing written: re-running the same command does
 only what is left.
 """
 
@@ -52,8 +62,11 @@ def ray_available() -> bool:
     return True
 
 
-class SongWorker:
-    """A Ray actor that transcribes songs with the batch mode's own code, one at a time."""
+class _StageWorker:
+    """What both operators' actors share: threads, and counting each song's starts so that a
+    song that keeps killing its worker is reported instead of retried forever."""
+
+    stage = "song"
 
     def __init__(self, options: TranscribeOptions, overwrite: bool, attempts_dir: str,
                  threads: int | None = None) -> None:
@@ -64,7 +77,6 @@ class SongWorker:
         if threads:
             set_threads(threads)
         self.transcriber = Transcriber(options, Reporter(quiet=True))
-        self.transcriber.prepare()
         self.overwrite = overwrite
         self.attempts_dir = Path(attempts_dir)
 
@@ -76,15 +88,23 @@ class SongWorker:
             from alt_cli.runtime import set_threads
 
             set_threads(self.threads)
-        rows = []
-        for source, outputs, name in zip(batch["source"], batch["outputs"], batch["name"],
-                                         strict=True):
+        results = []
+        for source, outputs, name, result in zip(batch["source"], batch["outputs"],
+                                                 batch["name"], batch["result"], strict=True):
             job = Job(Path(source), {k: Path(v) for k, v in json.loads(outputs).items()},
                       name=name)
-            rows.append(json.dumps(self._one(job)))
-        return {"result": rows}
+            if not result:  # a song an earlier operator gave up on passes through as it is
+                outcome = self._guarded(job)
+                result = json.dumps(outcome) if outcome else ""
+            results.append(result)
+        return {"source": list(batch["source"]), "outputs": list(batch["outputs"]),
+                "name": list(batch["name"]), "result": results}
 
-    def _one(self, job: Job) -> dict[str, Any]:
+    def _guarded(self, job: Job) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def _run_counted(self, job: Job, work) -> dict[str, Any] | None:
+        """``work(job)``, unless this song has crashed this operator's workers too often."""
         crashes = self._count_start(job)
         if crashes >= MAX_CRASHES:
             reason = f"crashed its worker {crashes} times (killed, or out of memory); not retried"
@@ -94,18 +114,14 @@ class SongWorker:
                                           "reason": reason}) + "\n"}
         if os.environ.get(CRASH_FOR_TESTS) and job.source.name == os.environ[CRASH_FOR_TESTS]:
             os._exit(137)  # what a segfault or the kernel's OOM killer does to a worker
-        report = io.StringIO()
-        runner = BatchRunner(self.transcriber, Reporter(quiet=True), overwrite=self.overwrite,
-                             report=report)
-        summary = runner.run([job])
+        result = work(job)
         self._count_start(job, finished=True)
-        return {"summary": json.loads(json.dumps(asdict(summary), default=str)),
-                "report": report.getvalue()}
+        return result
 
     def _count_start(self, job: Job, finished: bool = False) -> int:
-        """Crashes so far of this song in this run, counting this start (or, `finished`,
-        clearing the count)."""
-        path = self.attempts_dir / f"{job.name.replace('/', '%')}.json"
+        """Crashes so far of this song in this operator in this run, counting this start (or,
+        `finished`, clearing the count)."""
+        path = self.attempts_dir / f"{self.stage}-{job.name.replace('/', '%')}.json"
         try:
             if finished:
                 path.unlink(missing_ok=True)
@@ -119,6 +135,48 @@ class SongWorker:
         except OSError:  # counting is a safeguard, never a reason to fail the song
             return 0
         return starts  # each earlier start that never finished was a crash
+
+
+class SeparationWorker(_StageWorker):
+    """The first operator: decodes a song and separates its vocals into the shared stem cache,
+    keeping the separator loaded.  Only the song's row travels on; the stem waits in the cache
+    (on a filesystem every node sees) for the transcription operator, so the object store never
+    carries audio.  A song it cannot decode or separate is left to the next operator, whose
+    batch-mode code reports it exactly as ``alt transcribe`` would."""
+
+    stage = "separate"
+
+    def _guarded(self, job: Job) -> dict[str, Any] | None:
+        return self._run_counted(job, self._separate)
+
+    def _separate(self, job: Job) -> None:
+        try:
+            self.transcriber.separate(self.transcriber.load(job.source))
+        except Exception:  # noqa: BLE001, S110 - the next operator says why, in the report
+            pass
+
+
+class SongWorker(_StageWorker):
+    """The second operator: Whisper kept loaded; each song goes through the batch mode's own
+    code (lock, transcription with the stem from the cache, layout, atomic writes, ownership
+    record), so every promise of the batch mode holds unchanged; a status row travels back."""
+
+    stage = "transcribe"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.transcriber.prepare()
+
+    def _guarded(self, job: Job) -> dict[str, Any] | None:
+        return self._run_counted(job, self._transcribe)
+
+    def _transcribe(self, job: Job) -> dict[str, Any]:
+        report = io.StringIO()
+        runner = BatchRunner(self.transcriber, Reporter(quiet=True), overwrite=self.overwrite,
+                             report=report)
+        summary = runner.run([job])
+        return {"summary": json.loads(json.dumps(asdict(summary), default=str)),
+                "report": report.getvalue()}
 
 
 def _merge(total: BatchSummary, part: dict[str, Any]) -> None:
@@ -182,27 +240,39 @@ def run_on_ray(jobs: list[Job], options: TranscribeOptions, runner: BatchRunner,
     attempts.mkdir(parents=True, exist_ok=True)
     reporter.info(f"ray: {count} worker(s) on {cpus} CPU(s) and {gpus} GPU(s); "
                   f"{len(todo)} song(s)")
-    items = [{"source": str(job.source), "name": job.name,
+    items = [{"source": str(job.source), "name": job.name, "result": "",
               "outputs": json.dumps({k: str(v) for k, v in job.outputs.items()})}
              for job in todo]
     settings = {"options": options, "overwrite": runner.overwrite,
                 "attempts_dir": str(attempts), "threads": threads}
 
-    class Worker(SongWorker):  # the settings travel inside the class, not as object refs
+    class Separation(SeparationWorker):  # the settings travel inside the class, not as refs
         def __init__(self) -> None:
             super().__init__(**settings)
 
+    class Transcription(SongWorker):
+        def __init__(self) -> None:
+            super().__init__(**settings)
+
+    # Ray Data restarts a dead actor and retries its song (max_restarts and max_task_retries
+    # default to -1 for actor pools); the workers stop a song that keeps killing them.  One
+    # song in flight per worker: queued songs would wait behind a busy worker while another
+    # idles (2 workers here: 391 s with Ray's default queueing).
+    def pool(size: int) -> Any:
+        return ray.data.ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=1)
+
     try:
         dataset = ray.data.from_items(items, override_num_blocks=len(items))
-        # Ray Data restarts a dead actor and retries its song (max_restarts and
-        # max_task_retries default to -1 for actor pools); SongWorker stops a song that
-        # keeps killing its worker.
+        if runner.transcriber.needs_separation():
+            # The separator runs ahead of Whisper.  On GPUs each operator takes half a GPU per
+            # actor; on CPUs one separation actor is enough (Spleeter is ~10x faster than
+            # Whisper there) and it claims no CPU of its own, so Whisper keeps every core.
+            dataset = dataset.map_batches(
+                Separation, batch_size=1, compute=pool(count if use_gpu else 1),
+                num_gpus=0.5 if use_gpu else 0, num_cpus=1 if use_gpu else 0)
         results = dataset.map_batches(
-            Worker, batch_size=1,
-            # one song in flight per worker: queued songs would wait behind a busy worker while
-            # another idles (2 workers here: 391 s with Ray's default queueing)
-            compute=ray.data.ActorPoolStrategy(size=count, max_tasks_in_flight_per_actor=1),
-            num_gpus=1 if use_gpu else 0, num_cpus=1 if use_gpu else threads)
+            Transcription, batch_size=1, compute=pool(count),
+            num_gpus=0.5 if use_gpu else 0, num_cpus=1 if use_gpu else threads)
         with reporter.bar("songs", len(todo), "song") as bar:
             for row in results.iter_rows():
                 part = json.loads(row["result"])

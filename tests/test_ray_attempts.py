@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alt_cli.batch import Job
-from alt_cli.ray_runner import SongWorker
+from alt_cli.ray_runner import SeparationWorker, SongWorker
 
 
 def _worker(folder: Path) -> SongWorker:
@@ -30,3 +30,11 @@ def test_an_unusable_attempts_folder_never_fails_a_song(tmp_path):
     job = Job(Path("a.mp3"), {}, name="a.mp3")
     assert worker._count_start(job) == 0 and worker._count_start(job) == 0
     assert worker._count_start(job, finished=True) == 0
+
+
+def test_each_operator_counts_its_own_crashes(tmp_path):
+    transcription, separation = _worker(tmp_path), object.__new__(SeparationWorker)
+    separation.attempts_dir = tmp_path
+    job = Job(Path("a.mp3"), {}, name="a.mp3")
+    assert [separation._count_start(job) for _ in range(2)] == [0, 1]
+    assert transcription._count_start(job) == 0  # separated after one crash: a fresh count
