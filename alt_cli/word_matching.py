@@ -30,6 +30,7 @@ SLOT_S = 0.4  # one sung word every ~0.4 s: a slow syllable rate for singing (2-
 SLOT_COST = 0.4  # an unheard word in unheard sung time: cheaper than leaving it out (1)
 SLOT_SKIP_COST = 0.05  # unheard time left empty: held notes and instrumental bleed are common
 GAP_COST = 1.0  # a user word paired with nothing, or a heard word no user word explains
+MAX_CELLS = 50_000_000  # beyond this (an hour of dense lyrics: ~1 min, 50 MB) the plain matcher
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,15 @@ def _substitution_cost(user: str, heard: str) -> float:
 def match_in_time(user: Sequence[str], heard: Sequence[HeardWord],
                   spans: Sequence[tuple[float, float]]) -> list[WordMatch | None]:
     """Each user word's place: a heard word, an empty slot of unheard sung time in one of
-    ``spans`` (the windows, in song time), or None (nowhere: it follows its neighbours)."""
+    ``spans`` (the windows, in song time), or None (nowhere: it follows its neighbours).
+
+    The table has one cell per user word and heard item; past :data:`MAX_CELLS` (an hour-long
+    file of lyrics) the plain edit-distance alignment decides instead."""
     items: list[HeardWord | _Slot] = [*heard, *unheard_slots(heard, spans)]
+    if len(user) * (len(items) + 1) > MAX_CELLS:
+        pairs, _ = match_words(user, [word.text for word in heard])
+        return [None if p is None else WordMatch(heard[p].window, heard[p].start, p)
+                for p in pairs]
     items.sort(key=lambda item: item.start if isinstance(item, HeardWord) else item.time)
     texts = [normalise(item.text) if isinstance(item, HeardWord) else None for item in items]
     skip = [GAP_COST if text is not None else SLOT_SKIP_COST for text in texts]
@@ -120,10 +128,10 @@ def match_in_time(user: Sequence[str], heard: Sequence[HeardWord],
     previous = [0.0] * columns
     for j in range(1, columns):
         previous[j] = previous[j - 1] + skip[j - 1]
-    moves = [[2] * columns]  # 0 pair, 1 user word left out, 2 heard item left out
+    moves = [bytearray([2]) * columns]  # 0 pair, 1 user word left out, 2 heard item left out
     for word in user:
         wanted = normalise(word)
-        row, move = [previous[0] + GAP_COST] + [0.0] * (columns - 1), [1] * columns
+        row, move = [previous[0] + GAP_COST] + [0.0] * (columns - 1), bytearray([1]) * columns
         for j in range(1, columns):
             text = texts[j - 1]
             pair = previous[j - 1] + (SLOT_COST if text is None

@@ -78,6 +78,16 @@ def test_without_unheard_time_the_alignment_is_the_plain_one():
     assert [m.heard if m else None for m in matches] == plain
 
 
+def test_past_the_size_limit_the_plain_alignment_decides(monkeypatch):
+    import alt_cli.word_matching as word_matching
+
+    user = "walk on by chorus line here chorus line here we go".split()
+    heard = _heard("walk on by", 0.0, 0.5) + _heard("chorus line here", 10.0, 0.5)
+    monkeypatch.setattr(word_matching, "MAX_CELLS", 10)
+    plain, _ = match_words(user, [w.text for w in heard])
+    assert [m.heard if m else None for m in match_in_time(user, heard, [(0.0, 13.0)])] == plain
+
+
 def test_words_sung_in_a_later_window_get_that_window():
     user = "a b c d e f".split()
     heard = _heard("a b c", 0.0, 0.4, window=0) + _heard("e f", 20.0, 0.4, window=1)
