@@ -116,7 +116,8 @@ def _run_on_ray(jobs, options: TranscribeOptions, runner, reporter, batch: Batch
     from alt_cli.ray_runner import run_on_ray
 
     try:
-        return run_on_ray(jobs, options, runner, reporter, batch.ray, batch.ray_workers)
+        return run_on_ray(jobs, options, runner, reporter, batch.ray, batch.ray_workers,
+                          batch.songs_together)
     except AltError as exc:
         _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - Ray's own errors (a worker that cannot start)

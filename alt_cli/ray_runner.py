@@ -88,32 +88,30 @@ class _StageWorker:
             from alt_cli.runtime import set_threads
 
             set_threads(self.threads)
-        results = []
-        for source, outputs, name, result in zip(batch["source"], batch["outputs"],
-                                                 batch["name"], batch["result"], strict=True):
-            job = Job(Path(source), {k: Path(v) for k, v in json.loads(outputs).items()},
-                      name=name)
-            if not result:  # a song an earlier operator gave up on passes through as it is
-                outcome = self._guarded(job)
-                result = json.dumps(outcome) if outcome else ""
-            results.append(result)
+        results = list(batch["result"])
+        # a song an earlier operator gave up on (its result is set) passes through as it is
+        todo = [k for k, result in enumerate(results) if not result]
+        jobs = [Job(Path(batch["source"][k]),
+                    {fmt: Path(path) for fmt, path in json.loads(batch["outputs"][k]).items()},
+                    name=batch["name"][k]) for k in todo]
+        for k, outcome in zip(todo, self._work(jobs), strict=True):
+            results[k] = json.dumps(outcome) if outcome else ""
         return {"source": list(batch["source"]), "outputs": list(batch["outputs"]),
                 "name": list(batch["name"]), "result": results}
 
-    def _guarded(self, job: Job) -> dict[str, Any] | None:
+    def _work(self, jobs: list[Job]) -> list[dict[str, Any] | None]:
+        """Each job's result row (None: nothing to report yet, the next operator will)."""
+        return [self._run_counted(job, self._one) for job in jobs]
+
+    def _one(self, job: Job) -> dict[str, Any] | None:
         raise NotImplementedError
 
     def _run_counted(self, job: Job, work) -> dict[str, Any] | None:
         """``work(job)``, unless this song has crashed this operator's workers too often."""
         crashes = self._count_start(job)
         if crashes >= MAX_CRASHES:
-            reason = f"crashed its worker {crashes} times (killed, or out of memory); not retried"
-            return {"summary": json.loads(json.dumps(asdict(BatchSummary(
-                        failed=[(job.source, reason)])), default=str)),
-                    "report": json.dumps({"file": str(job.source), "status": "failed",
-                                          "reason": reason}) + "\n"}
-        if os.environ.get(CRASH_FOR_TESTS) and job.source.name == os.environ[CRASH_FOR_TESTS]:
-            os._exit(137)  # what a segfault or the kernel's OOM killer does to a worker
+            return _given_up(job, crashes)
+        _crash_for_tests([job])
         result = work(job)
         self._count_start(job, finished=True)
         return result
@@ -146,10 +144,7 @@ class SeparationWorker(_StageWorker):
 
     stage = "separate"
 
-    def _guarded(self, job: Job) -> dict[str, Any] | None:
-        return self._run_counted(job, self._separate)
-
-    def _separate(self, job: Job) -> None:
+    def _one(self, job: Job) -> None:
         try:
             self.transcriber.separate(self.transcriber.load(job.source))
         except Exception:  # noqa: BLE001, S110 - the next operator says why, in the report
@@ -163,20 +158,60 @@ class SongWorker(_StageWorker):
 
     stage = "transcribe"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, songs_together: int = 1, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.songs_together = songs_together
         self.transcriber.prepare()
 
-    def _guarded(self, job: Job) -> dict[str, Any] | None:
-        return self._run_counted(job, self._transcribe)
-
-    def _transcribe(self, job: Job) -> dict[str, Any]:
+    def _batch(self, jobs: list[Job]) -> dict[str, Any]:
         report = io.StringIO()
         runner = BatchRunner(self.transcriber, Reporter(quiet=True), overwrite=self.overwrite,
-                             report=report)
-        summary = runner.run([job])
+                             report=report, songs_together=min(len(jobs), self.songs_together))
+        summary = runner.run(jobs)
         return {"summary": json.loads(json.dumps(asdict(summary), default=str)),
                 "report": report.getvalue()}
+
+    def _work(self, jobs: list[Job]) -> list[dict[str, Any] | None]:
+        """Several songs share Whisper's (and the separator's) batches, as
+        ``--songs-together`` does in one process; the group's summary and report travel on its
+        first row.  A song retried after a crash goes alone, so that only the song at fault
+        reaches :data:`MAX_CRASHES`."""
+        if not jobs:  # every song of this batch was given up by the separation operator
+            return []
+        crashes = [self._count_start(job) for job in jobs]  # this start counted once
+        if len(jobs) == 1 or any(crashes):
+            results: list[dict[str, Any] | None] = []
+            for job, count in zip(jobs, crashes, strict=True):
+                if count >= MAX_CRASHES:
+                    results.append(_given_up(job, count))
+                    continue
+                _crash_for_tests([job])
+                results.append(self._batch([job]))
+                self._count_start(job, finished=True)
+            return results
+        _crash_for_tests(jobs)
+        group = self._batch(jobs)
+        for job in jobs:
+            self._count_start(job, finished=True)
+        empty = {"summary": json.loads(json.dumps(asdict(BatchSummary()), default=str)),
+                 "report": ""}
+        return [group] + [empty] * (len(jobs) - 1)
+
+
+def _given_up(job: Job, crashes: int) -> dict[str, Any]:
+    """The result row of a song that crashed its worker too often."""
+    reason = f"crashed its worker {crashes} times (killed, or out of memory); not retried"
+    return {"summary": json.loads(json.dumps(asdict(BatchSummary(
+                failed=[(job.source, reason)])), default=str)),
+            "report": json.dumps({"file": str(job.source), "status": "failed",
+                                  "reason": reason}) + "\n"}
+
+
+def _crash_for_tests(jobs: list[Job]) -> None:
+    """The fault tests' switch: die as a segfault or the OOM killer would, on a named song."""
+    name = os.environ.get(CRASH_FOR_TESTS)
+    if name and any(job.source.name == name for job in jobs):
+        os._exit(137)
 
 
 def _merge(total: BatchSummary, part: dict[str, Any]) -> None:
@@ -215,7 +250,8 @@ def connect(address: str, verbose: bool = False) -> dict[str, float]:
 
 
 def run_on_ray(jobs: list[Job], options: TranscribeOptions, runner: BatchRunner,
-               reporter: Reporter, address: str, workers: int | None = None) -> BatchSummary:
+               reporter: Reporter, address: str, workers: int | None = None,
+               songs_together: int | None = None) -> BatchSummary:
     """The batch mode's run over a Ray cluster (see the module).  `runner` is the driver's
     batch runner: it triages and reports; the songs are done by the workers."""
     import time
@@ -238,8 +274,9 @@ def run_on_ray(jobs: list[Job], options: TranscribeOptions, runner: BatchRunner,
     cache = runner.transcriber.cache_dir
     attempts = cache / ATTEMPTS_SUBDIR / uuid.uuid4().hex
     attempts.mkdir(parents=True, exist_ok=True)
+    together = songs_together or (4 if use_gpu else 1)  # as in one process (see cli)
     reporter.info(f"ray: {count} worker(s) on {cpus} CPU(s) and {gpus} GPU(s); "
-                  f"{len(todo)} song(s)")
+                  f"{len(todo)} song(s)" + (f", {together} together" if together > 1 else ""))
     items = [{"source": str(job.source), "name": job.name, "result": "",
               "outputs": json.dumps({k: str(v) for k, v in job.outputs.items()})}
              for job in todo]
@@ -252,7 +289,7 @@ def run_on_ray(jobs: list[Job], options: TranscribeOptions, runner: BatchRunner,
 
     class Transcription(SongWorker):
         def __init__(self) -> None:
-            super().__init__(**settings)
+            super().__init__(**settings, songs_together=together)
 
     # Ray Data restarts a dead actor and retries its song (max_restarts and max_task_retries
     # default to -1 for actor pools); the workers stop a song that keeps killing them.  One
@@ -271,7 +308,7 @@ def run_on_ray(jobs: list[Job], options: TranscribeOptions, runner: BatchRunner,
                 Separation, batch_size=1, compute=pool(count if use_gpu else 1),
                 num_gpus=0.5 if use_gpu else 0, num_cpus=1 if use_gpu else 0)
         results = dataset.map_batches(
-            Transcription, batch_size=1, compute=pool(count),
+            Transcription, batch_size=together, compute=pool(count),
             num_gpus=0.5 if use_gpu else 0, num_cpus=1 if use_gpu else threads)
         with reporter.bar("songs", len(todo), "song") as bar:
             for row in results.iter_rows():

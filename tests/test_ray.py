@@ -54,7 +54,8 @@ def outputs(out: Path) -> dict[str, bytes]:
 def test_ray_run_writes_what_the_batch_run_writes(folder, tmp_path, session_cache):
     plain = alt(str(folder), *common(session_cache, tmp_path / "plain", tmp_path / "p.jsonl"))
     _, plain_err = plain.communicate(timeout=600)
-    ray = alt(str(folder), "--ray", "--ray-workers", "2",
+    # Songs two at a time in each worker (shared batches), against one at a time in one process.
+    ray = alt(str(folder), "--ray", "--ray-workers", "2", "--songs-together", "2",
               *common(session_cache, tmp_path / "ray", tmp_path / "r.jsonl"))
     _, ray_err = ray.communicate(timeout=900)
     assert plain.returncode == ray.returncode == 3, ray_err  # the bad files failed, the rest done
@@ -65,7 +66,8 @@ def test_ray_run_writes_what_the_batch_run_writes(folder, tmp_path, session_cach
                               for r in rows(tmp_path / "p.jsonl"))
     for name, reason in BAD.items():
         assert reason in ray_err.split(name, 1)[1]
-    assert "ray: 2 worker(s)" in ray_err and f"done {len(GOOD)}, skipped 0, failed 2" in ray_err
+    assert "ray: 2 worker(s)" in ray_err and "2 together" in ray_err
+    assert f"done {len(GOOD)}, skipped 0, failed 2" in ray_err
 
     again = alt(str(folder), "--ray", *common(session_cache, tmp_path / "ray",
                                               tmp_path / "r2.jsonl"))

@@ -38,3 +38,8 @@ def test_each_operator_counts_its_own_crashes(tmp_path):
     job = Job(Path("a.mp3"), {}, name="a.mp3")
     assert [separation._count_start(job) for _ in range(2)] == [0, 1]
     assert transcription._count_start(job) == 0  # separated after one crash: a fresh count
+
+
+def test_a_batch_the_separator_gave_up_on_entirely_passes_the_transcriber(tmp_path):
+    # Its rows already carry their results: nothing to transcribe, nothing to report again.
+    assert _worker(tmp_path)._work([]) == []
