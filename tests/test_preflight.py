@@ -103,7 +103,11 @@ def test_unusable_output_and_cache_folders_are_one_sentence(folder, tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_exits_130_and_keeps_what_was_done(folder, session_cache):
+def test_ctrl_c_exits_130_and_keeps_what_was_done(folder, session_cache, example_wav):
+    # Enough songs after the first that the interrupt lands mid-batch even on a loaded machine
+    # (with two, the run once finished before the signal arrived).
+    for name in ("c.wav", "d.wav", "e.wav", "f.wav", "g.wav", "h.wav"):
+        shutil.copy(example_wav, folder / name)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     proc = subprocess.Popen([sys.executable, "-m", "alt_cli.cli", "transcribe", str(folder),
                              "--model", "tiny.en", "--separator", "spleeter", "--cache-dir",
