@@ -78,6 +78,19 @@ def test_without_unheard_time_the_alignment_is_the_plain_one():
     assert [m.heard if m else None for m in matches] == plain
 
 
+def test_words_that_were_heard_pair_with_themselves_whatever_surrounds_them():
+    # A heard phrase in the middle of the song, an invented line after it: pairing the words
+    # one to one from the start (all cheap near-misses) must lose to pairing the equal ones.
+    user = "time stands still an invented line that nobody sings here".split()
+    heard = _heard("it always seems like time stands still when I'm with you", 2.0, 0.6)
+    matches = match_in_time(user, heard, [(2.0, 9.0)])
+    assert [m.heard for m in matches[:3]] == [4, 5, 6]
+    assert not any(m is not None and m.resembles(word, heard)
+                   for word, m in zip(user[3:], matches[3:], strict=True))
+    finis = [HeardWord("finit", 0.0, 0.3, 0)]
+    assert match_in_time(["finis"], finis, [(0.0, 0.3)])[0].resembles("finis", finis)
+
+
 def test_past_the_size_limit_the_plain_alignment_decides(monkeypatch):
     import alt_cli.word_matching as word_matching
 
