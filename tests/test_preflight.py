@@ -102,17 +102,23 @@ def test_unusable_output_and_cache_folders_are_one_sentence(folder, tmp_path):
     assert proc_dir.returncode == 1 and "cache folder /proc/alt-cache" in one_error_line(proc_dir)
 
 
+def _sigint_as_at_a_terminal() -> None:
+    """A run started in the background by a non-interactive shell (``cmd &``, as a CI script
+    may do) inherits SIGINT *ignored*, and Python then never raises KeyboardInterrupt: the run
+    finished with exit 0 under such a CI launch.  Ctrl-C at a terminal is what is tested."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_ctrl_c_exits_130_and_keeps_what_was_done(folder, session_cache, example_wav):
-    # Enough songs after the first that the interrupt lands mid-batch even on a loaded machine
-    # (with two, the run once finished before the signal arrived).
-    for name in ("c.wav", "d.wav", "e.wav", "f.wav", "g.wav", "h.wav"):
+    for name in ("c.wav", "d.wav", "e.wav", "f.wav"):  # work left when the signal comes
         shutil.copy(example_wav, folder / name)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     proc = subprocess.Popen([sys.executable, "-m", "alt_cli.cli", "transcribe", str(folder),
                              "--model", "tiny.en", "--separator", "spleeter", "--cache-dir",
                              str(session_cache), "--language", "en"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=_sigint_as_at_a_terminal)
     deadline = time.time() + 120
     while time.time() < deadline and not (folder / "a.txt").exists():
         time.sleep(0.05)
