@@ -180,8 +180,7 @@ def place_lyrics(model, audio16k: np.ndarray, windows: Sequence[Window], languag
             times[i] = timing
     # A word the first pass heard as written keeps the first pass's time: that decoding chose
     # its own timestamps and its onsets are the closer ones (dev songs, measured before the
-    # substitution cost was doubled: 84.3 % within 0.3 s
-    # against 82.6 % for the forced alignment's).
+    # substitution cost was doubled: 84.3 % within 0.3 s against 82.6 % for forced times).
     for i, match in enumerate(matches):
         if match is not None and match.heard is not None and match.equals(user[i], heard):
             timed = times[i]

@@ -116,8 +116,7 @@ def _run_on_ray(jobs, options: TranscribeOptions, runner, reporter, batch: Batch
     from alt_cli.ray_runner import run_on_ray
 
     try:
-        return run_on_ray(jobs, options, runner, reporter, batch.ray, batch.ray_workers,
-                          batch.songs_together)
+        return run_on_ray(jobs, options, runner, reporter, batch)
     except AltError as exc:
         _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - Ray's own errors (a worker that cannot start)
@@ -254,7 +253,7 @@ def _run_batch(inputs: tuple[Path, ...], batch: BatchOptions, options: Transcrib
         _fail(str(exc), EXIT_USAGE if isinstance(exc, OptionError) else EXIT_ERROR)
     report = open(batch.report, "a", encoding="utf-8") if batch.report else None  # noqa: SIM115
     try:
-        together = batch.songs_together or (4 if subject.device.startswith("cuda") else 1)
+        together = batch.songs_at_once(subject.device.startswith("cuda"))
         runner = BatchRunner(subject, reporter, overwrite=batch.overwrite, jobs=batch.jobs,
                              report=report, songs_together=together)
         if batch.ray is None:

@@ -457,6 +457,11 @@ class BatchOptions(Checked):
             raise OptionError("--format lrc and elrc both write song.lrc: choose one (elrc has "
                               "the line times of lrc plus a time per word)")
 
+    def songs_at_once(self, on_gpu: bool) -> int:
+        """``--songs-together``, or its default: 4 on a GPU (shared batches fill it), 1 on a
+        CPU (nothing to fill: one song's windows already keep the cores busy)."""
+        return self.songs_together or (4 if on_gpu else 1)
+
 
 ALIGN_FORMATS = ("elrc", "ass", "json")  # what `alt align` writes unless -f says otherwise
 

@@ -198,6 +198,7 @@ class _PreparedSong:
     started: float
     memo_key: tuple[str, ...] | None  # what decides Whisper's output (windows only)
     decoded: tuple | None = None  # (language, probability, windows' transcripts), if shared
+    changes: tuple[float, ...] = ()  # where the music changes (section candidates), seconds
 
 
 class Transcriber:
@@ -376,12 +377,14 @@ class Transcriber:
             timings["separation"] = separated.seconds
         vocals16k, mix16k, audio16k, asr_input = self.views(song, separated)
         activity = self._vad(vocals16k, mix16k, timings) if vocals16k is not None else None
-        memo_key = None
+        memo_key, changes = None, ()
         if self.options.segmenter != "native":
             memo_key = (song.content_hash, separated.separator if separated else "none",
                         separated.model if separated else "none", self.asr_key)
+            if self.options.layout.section_changes:  # from the 16-kHz mix already made
+                changes = tuple(structure_changes(mix16k[0 : len(mix16k)]))
         return _PreparedSong(song, separated, audio16k, asr_input, activity, timings, started,
-                             memo_key)
+                             memo_key, changes=changes)
 
     def _finish(self, prepared: _PreparedSong) -> SongTranscript:
         """Whisper (unless done already) and the layout of one prepared song."""
@@ -394,7 +397,7 @@ class Transcriber:
         else:
             assert activity is not None and prepared.memo_key is not None
             decoded = self._windows(song, model, prepared.audio16k, activity, timings,
-                                    prepared.memo_key, prepared.decoded)
+                                    prepared.memo_key, prepared.decoded, prepared.changes)
         language, probability, windows, lines, notes = decoded
         verdict = vocals_verdict(activity, windows, lines)
         lines, dropped = drop_guesses(lines, verdict)
@@ -433,7 +436,8 @@ class Transcriber:
         return language, probability
 
     def _windows(self, song: SongAudio, model, audio16k, activity: VocalActivity, timings,
-                 key: tuple[str, ...], predecoded: tuple | None = None):
+                 key: tuple[str, ...], predecoded: tuple | None = None,
+                 changes: Sequence[float] = ()):
         """The method: RMS-VAD windows of the separated vocals, each decoded by Whisper
         (`predecoded`: Whisper's results already, from batches shared with other songs)."""
         windows = activity.windows
@@ -471,8 +475,6 @@ class Transcriber:
             if activity.voiced_fraction(seg.start, seg.end) >= floor
         ]
         voice = VoiceEnvelope(activity.envelope, activity.hop_seconds, self.options.vad.offset)
-        changes = (structure_changes(song.mono16k()) if self.options.layout.section_changes
-                   else ())
         lines = layout_lines(raw, activity.rests(), self.options.layout, language, voice,
                              changes)
         notes = () if lines else ("no lyrics recognised in the vocal segments",)

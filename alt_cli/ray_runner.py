@@ -46,7 +46,7 @@ from typing import Any
 from alt_cli.batch import BatchRunner, BatchSummary, Job
 from alt_cli.errors import AltError
 from alt_cli.fileio import atomic_write_text
-from alt_cli.options import TranscribeOptions
+from alt_cli.options import BatchOptions, TranscribeOptions
 from alt_cli.progress import Reporter
 
 MAX_CRASHES = 2  # a song that has killed its worker this often is reported, not retried
@@ -250,8 +250,7 @@ def connect(address: str, verbose: bool = False) -> dict[str, float]:
 
 
 def run_on_ray(jobs: list[Job], options: TranscribeOptions, runner: BatchRunner,
-               reporter: Reporter, address: str, workers: int | None = None,
-               songs_together: int | None = None) -> BatchSummary:
+               reporter: Reporter, batch: BatchOptions) -> BatchSummary:
     """The batch mode's run over a Ray cluster (see the module).  `runner` is the driver's
     batch runner: it triages and reports; the songs are done by the workers."""
     import time
@@ -265,16 +264,17 @@ def run_on_ray(jobs: list[Job], options: TranscribeOptions, runner: BatchRunner,
     if not todo:
         summary.wall_seconds = time.perf_counter() - started
         return summary
-    resources = connect(address, reporter.verbose)
+    resources = connect(batch.ray or "local", reporter.verbose)
     gpus = int(resources.get("GPU", 0))
     cpus = max(1, int(resources.get("CPU", 1)))
     use_gpu = gpus > 0 and options.device in ("auto", "cuda")
-    count = min(workers or (gpus if use_gpu else cpus), len(todo))  # no idle model copies
+    # no more workers than songs: idle model copies only cost memory
+    count = min(batch.ray_workers or (gpus if use_gpu else cpus), len(todo))
     threads = None if use_gpu else max(1, cpus // count)
     cache = runner.transcriber.cache_dir
     attempts = cache / ATTEMPTS_SUBDIR / uuid.uuid4().hex
     attempts.mkdir(parents=True, exist_ok=True)
-    together = songs_together or (4 if use_gpu else 1)  # as in one process (see cli)
+    together = batch.songs_at_once(use_gpu)
     reporter.info(f"ray: {count} worker(s) on {cpus} CPU(s) and {gpus} GPU(s); "
                   f"{len(todo)} song(s)" + (f", {together} together" if together > 1 else ""))
     items = [{"source": str(job.source), "name": job.name, "result": "",
