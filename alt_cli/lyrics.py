@@ -14,7 +14,13 @@ import unicodedata
 from collections.abc import Sequence
 
 from alt_cli.options import SECTION_GAP, LayoutOptions
-from alt_cli.phrasing import VoiceEnvelope, merge_short_lines, split_phrases
+from alt_cli.phrasing import (
+    VoiceEnvelope,
+    line_period,
+    merge_short_lines,
+    split_phrases,
+    split_to_period,
+)
 from alt_cli.schema import LyricLine, Word
 from alt_cli.song_form import assign_sections_by_form
 
@@ -61,13 +67,17 @@ def drop_foreign_words(line: LyricLine, language: str | None) -> LyricLine:
     return LyricLine(line.start, line.end, text, line.section, words)
 
 
-def lyrics_conventions(text: str) -> str:
-    """Write a line as the Jam-ALT guide does: capital first letter, no , or . at its end."""
-    text = _LINE_END_PUNCTUATION.sub("", text)
+def capitalise_line(text: str) -> str:
+    """The line's first letter in upper case (after any opening quote or bracket)."""
     for i, char in enumerate(text):
         if char.isalpha():
             return text[:i] + char.upper() + text[i + 1 :]
     return text
+
+
+def lyrics_conventions(text: str) -> str:
+    """Write a line as the Jam-ALT guide does: capital first letter, no , or . at its end."""
+    return capitalise_line(_LINE_END_PUNCTUATION.sub("", text))
 
 
 def split_at_rests(line: LyricLine, rests: Sequence[tuple[float, float]]) -> list[LyricLine]:
@@ -111,9 +121,10 @@ def layout_lines(
     voice: VoiceEnvelope | None = None,
     changes: Sequence[float] = (),
 ) -> tuple[LyricLine, ...]:
-    """Clean, split at vocal rests (and, given the ``voice`` envelope, at breaths), join lines
-    too short to be sung lines, order by time and assign sections (also at `changes`, the
-    times where the music changes, when given).
+    """Clean, split at vocal rests (and, given the ``voice`` envelope, at breaths and where a
+    line spans well over the song's line period), join lines too short to be sung lines, order
+    by time and assign sections (also at `changes`, the times where the music changes, when
+    given).
 
     With the script filter on and a `language`, words in a script that language is not written
     in are dropped; with the lyrics conventions, lines follow the Jam-ALT guide (see
@@ -132,8 +143,16 @@ def layout_lines(
                     lines.append(LyricLine(phrase.start, phrase.end, text, 0, phrase.words))
     if min_words > 1:
         lines = merge_short_lines(lines, min_words, options.max_line_words)
-    if options.lyrics_conventions:
-        lines = [LyricLine(line.start, line.end, lyrics_conventions(line.text), 0, line.words)
+    period = line_period(lines) if voice is not None and options.line_period else None
+    if period is not None:
+        pieces = [piece for line in lines
+                  for piece in split_to_period(line, voice, period, min_words)]
+        lines = [LyricLine(p.start, p.end, clean_text(p.text), 0, p.words) for p in pieces]
+        lines = [line for line in lines if line.text]
+    write = lyrics_conventions if options.lyrics_conventions else (
+        capitalise_line if options.line_capitals else None)
+    if write is not None:
+        lines = [LyricLine(line.start, line.end, write(line.text), 0, line.words)
                  for line in lines]
     return tuple(assign_sections([line for line in lines if line.text], options.section_gap,
                                  options.repeat_sections, changes))

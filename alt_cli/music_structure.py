@@ -10,9 +10,9 @@ stops resembling what comes after.  Peaks are kept at least :data:`MIN_SECTION_S
 section is rarely shorter than 4 bars).
 
 A peak becomes a section break in the layout only at a line boundary near it (see
-:func:`alt_cli.song_form.assign_sections_by_form`); the change usually comes with the new
-section's first downbeat, after the pickup notes that start its first line, so the window
-reaches :data:`PICKUP_S` past the line's start.
+:func:`alt_cli.song_form.change_boundaries`): a 16-s kernel places the peak within a second or
+two, and the change comes with the new section's first downbeat, after the pickup notes that
+start its first line, so lines starting within :data:`PICKUP_S` either side are candidates.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ MIN_SECTION_S = 10.0  # two changes closer than this are one (4 bars at ~100 bpm
 PEAK_REACH_S = 6.0  # a change is the strongest within this many seconds either side
 PEAK_DELTA = 0.02  # how far above its neighbourhood's mean a peak must rise (novelty 0-1)
 EDGE_S = 2.0  # the first and last seconds always "change" (the song starts / stops)
-PICKUP_S = 2.0  # a new section's first line may start this long before the change
+PICKUP_S = 2.0  # a new section's first line starts within this long of the change
 
 
 def structure_features(mix16k: np.ndarray, sample_rate: int = 16000,

@@ -342,6 +342,14 @@ class LayoutOptions(Checked):
         2, "--min-line-words", "A shorter line joins the neighbour it is sung closest to "
         "(unless 1.5 s of rest isolate it); a split leaves at least this many words each side.",
         "int", low=1, high=20)
+    line_period: bool = setting(
+        True, "--line-period", "Re-cut a line spanning over 1.3 times the song's usual line "
+        "spacing (sung lines come about a phrase apart) where the pieces match that spacing "
+        "and the voice breathes or pauses.", "bool", negative="--no-line-period", shown="on")
+    line_capitals: bool = setting(
+        True, "--line-capitals", "A capital at each line's first letter, as written lyrics "
+        "have (Whisper capitalises sentences, not the lines cut inside them).", "bool",
+        negative="--no-line-capitals", shown="on")
     repeat_sections: bool = setting(
         False, "--repeat-sections", "Also start a section where a block of two or more lines "
         "that is sung again starts or ends (a chorus); off = sections at long rests only.",

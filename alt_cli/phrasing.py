@@ -8,6 +8,12 @@ separated vocals' energy dips under the phrase's own level), never between two w
 without a gap, and a line of one or two words (a split in the wrong place, or "oh" heard
 alone) joins the neighbour it is sung closest to, unless a long rest isolates it.
 
+Lines also keep the song's own pace: sung lines follow each other about one musical phrase
+apart (on the Jam-ALT dev songs the reference lines start a median 4 beats apart in every
+song), so a line that spans well over the song's usual line spacing holds two sung lines that
+beam search merged.  :func:`split_to_period` re-cuts it where the pieces come closest to that
+spacing and the voice gives most evidence of a line end (breath, punctuation, a gap).
+
 All of it needs word timings and the vocal envelope; a line without words is left as it is.
 """
 
@@ -29,6 +35,21 @@ ISOLATING_REST = 1.5
 # over-long line must be split somewhere: a comma is where a sung phrase often ends.
 CLAUSE_BONUS = 0.15
 CLAUSE_MARKS = ",.;:!?"
+# The song's line period: the median onset-to-onset spacing of lines sung back to back (the
+# next one starts within this many seconds of the previous one's end), from at least
+# MIN_PERIOD_PAIRS such pairs; fewer and the song has no measurable pace.
+BACK_TO_BACK = 1.0
+MIN_PERIOD_PAIRS = 4
+# A line spanning more than this many periods is re-cut (1.3: a third longer than the song's
+# usual spacing, not a long line that merely ends on a held note).
+LONG_LINE_PERIODS = 1.3
+# The cut's costs: a piece e times longer or shorter than the period costs 1, a line break
+# costs 1, less the evidence for it: seconds of breath and of gap between the word timings
+# count double, Whisper's punctuation once.
+BREAK_COST = 1.0
+BREATH_WEIGHT = 2.0
+GAP_WEIGHT = 2.0
+PUNCTUATION_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -131,3 +152,53 @@ def merge_short_lines(lines: Sequence[LyricLine], min_words: int, max_words: int
             changed = True
             break
     return result
+
+
+def line_period(lines: Sequence[LyricLine]) -> float | None:
+    """The song's usual spacing of sung lines: the median onset-to-onset time of consecutive
+    lines sung back to back (None when fewer than :data:`MIN_PERIOD_PAIRS` pairs are)."""
+    spacings = [b.start - a.start for a, b in zip(lines, lines[1:], strict=False)
+                if a.words and b.words and b.start - a.end < BACK_TO_BACK]
+    return float(np.median(spacings)) if len(spacings) >= MIN_PERIOD_PAIRS else None
+
+
+def split_to_period(line: LyricLine, voice: VoiceEnvelope, period: float, min_words: int
+                    ) -> list[LyricLine]:
+    """Cut a line spanning over :data:`LONG_LINE_PERIODS` periods into pieces of at least
+    ``min_words`` words, choosing the cuts (between written words only) that minimise
+    sum of log(piece span / period)^2 plus, per cut, :data:`BREAK_COST` less its evidence.
+
+    A piece's span runs from its first word's onset to the next piece's onset (the spacing
+    the period measures); the last piece's to its last word's end."""
+    words = line.words
+    if line.end - line.start <= LONG_LINE_PERIODS * period or word_count(words) < 2 * min_words:
+        return [line]
+    level = float(np.median(voice.frames(line.start, line.end)))
+    cuts = [i for i in range(1, len(words)) if words[i].text[:1].isspace()]
+    evidence = {i: BREATH_WEIGHT * voice.breath(words[i - 1], words[i], level)
+                + GAP_WEIGHT * max(0.0, words[i].start - words[i - 1].end)
+                + PUNCTUATION_WEIGHT * _ends_clause(words[i - 1]) for i in cuts}
+    points = [0, *cuts, len(words)]
+    best: dict[int, tuple[float, int]] = {0: (0.0, 0)}  # cut -> (cost so far, previous cut)
+    for j in points[1:]:
+        options = []
+        for i in points:
+            if i >= j:
+                break
+            if i not in best or word_count(words[i:j]) < min_words:
+                continue
+            end = words[j].start if j < len(words) else words[-1].end
+            span = max(end - words[i].start, 0.2)
+            cost = best[i][0] + float(np.log(span / period)) ** 2
+            if j < len(words):
+                cost += BREAK_COST - evidence[j]
+            options.append((cost, i))
+        if options:
+            best[j] = min(options)
+    if len(words) not in best:
+        return [line]
+    bounds = [len(words)]
+    while bounds[-1]:
+        bounds.append(best[bounds[-1]][1])
+    bounds.reverse()
+    return [_piece(words[a:b], line.section) for a, b in zip(bounds, bounds[1:], strict=False)]

@@ -51,19 +51,22 @@ def repeat_boundaries(lines: Sequence[LyricLine]) -> set[int]:
 
 
 def change_boundaries(lines: Sequence[LyricLine], changes: Sequence[float]) -> set[int]:
-    """Indices of lines that start a section because the music changes at their start: from
-    the previous line's last sung word to :data:`PICKUP_S` into this line (each change opens
-    at most one section, at the first line boundary it falls in)."""
+    """Indices of lines that start a section because the music changes at their start: of the
+    lines starting within :data:`PICKUP_S` of a change (the novelty peak's precision; a new
+    section's first line may also start with pickup notes before it), the one after the
+    longest rest, where the singer breathes between sections.  Each change opens at most
+    one section."""
     starts: set[int] = set()
-    pending = sorted(changes)
-    for i in range(1, len(lines)):
-        previous = lines[i - 1]
-        after = previous.words[-1].start if previous.words else previous.end
-        inside = [t for t in pending if after <= t <= lines[i].start + PICKUP_S]
-        if inside:
-            starts.add(i)
-            pending = [t for t in pending if t not in inside]
+    for change in sorted(changes):
+        near = [i for i in range(1, len(lines)) if i not in starts
+                and abs(lines[i].start - change) <= PICKUP_S]
+        if near:
+            starts.add(max(near, key=lambda i: lines[i].start - _last_sung(lines[i - 1])))
     return starts
+
+
+def _last_sung(line: LyricLine) -> float:
+    return line.words[-1].end if line.words else line.end
 
 
 def assign_sections_by_form(lines: Sequence[LyricLine], section_gap: float,

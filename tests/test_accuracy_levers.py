@@ -57,7 +57,9 @@ def test_lyrics_conventions(raw, styled):
 
 def test_layout_applies_filter_and_conventions_only_when_asked():
     raw = [LyricLine(0.0, 2.0, "una noche Seств,", 0)]
-    assert layout_lines(raw)[0].text == "una noche Seств,"
+    assert layout_lines(raw, options=LayoutOptions(line_capitals=False))[0].text == (
+        "una noche Seств,")
+    assert layout_lines(raw)[0].text == "Una noche Seств,"  # a capital at the line start only
     styled = LayoutOptions(lyrics_conventions=True)
     assert layout_lines(raw, (), styled, language="es")[0].text == "Una noche"
     unfiltered = LayoutOptions(lyrics_conventions=True, script_filter=False)

@@ -118,7 +118,7 @@ def test_sections_open_after_long_rest_and_junk_is_dropped():
         LyricLine(12.5, 13.0, "[Music]", 0),
         LyricLine(20.0, 22.0, "new section", 0),
     ]
-    lines = layout_lines(raw, options=LayoutOptions(section_gap=4.0))
+    lines = layout_lines(raw, options=LayoutOptions(section_gap=4.0, line_capitals=False))
     assert [(line.text, line.section) for line in lines] == [
         ("first line", 0), ("second line", 1), ("new section", 2)
     ]

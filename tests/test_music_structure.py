@@ -43,17 +43,19 @@ def _line(start: float, end: float, text: str) -> LyricLine:
     return LyricLine(start, end, text, 0, timed)
 
 
-def test_a_change_opens_a_section_at_the_line_boundary_it_falls_in():
+def test_a_change_opens_a_section_at_the_nearby_line_start_after_the_longest_rest():
     lines = [_line(0, 4, "one two three four"), _line(4.2, 8, "five six seven eight"),
-             _line(8.1, 12, "nine ten eleven twelve"), _line(12.1, 16, "a b c d")]
-    # 8.5 s: a pickup into line 2, which starts at 8.1 s (within PICKUP_S of its start)
+             _line(8.9, 12, "nine ten eleven twelve"), _line(12.1, 16, "a b c d")]
+    # 8.5 s: lines 2 (8.9 s) is within PICKUP_S, line 1 (4.2 s) is not
     assert change_boundaries(lines, [8.5]) == {2}
-    # 7.5 s: during "eight", the previous line's last word: the boundary after it
-    assert change_boundaries(lines, [7.5]) == {2}
-    # 6.6 s: in the middle of line 1, over 2 s after its start and before its last word
-    assert change_boundaries(lines, [6.6]) == set()
-    # one change opens one section, even when it could reach two boundaries
-    assert change_boundaries(lines, [12.05]) == {3}
+    # 10.5 s: lines 2 (8.9 s) and 3 (12.1 s) are both near; line 2 follows the longer rest
+    # (0.9 s after "eight" against 0.1 s after "twelve")
+    assert change_boundaries(lines, [10.5]) == {2}
+    # 6.5 s: in the middle of line 1, over 2 s from every line start
+    assert change_boundaries(lines, [6.5]) == set()
+    # two changes near the same line start open one section there, and the next change
+    # takes the other nearby line
+    assert change_boundaries(lines, [10.0, 10.5]) == {2, 3}
     sections = [line.section for line in assign_sections(lines, 4.0, changes=[8.5])]
     assert sections == [0, 0, 1, 1]
     assert [line.section for line in assign_sections(lines, 4.0)] == [0, 0, 0, 0]

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from alt_cli.lyrics import layout_lines
 from alt_cli.options import LayoutOptions
-from alt_cli.phrasing import VoiceEnvelope, merge_short_lines, split_phrases
+from alt_cli.phrasing import (
+    VoiceEnvelope,
+    line_period,
+    merge_short_lines,
+    split_phrases,
+    split_to_period,
+    word_count,
+)
 from alt_cli.schema import LyricLine, Word
 
 HOP = 0.02
@@ -88,9 +96,10 @@ def test_layout_splits_at_breaths_by_default_and_not_when_turned_off():
     words = words_at([0.0, 0.35, 0.7, 1.05, 1.75, 2.1, 2.45, 2.8])
     line = line_of(words)
     breathing = voice(4.0, [(1.38, 1.72)])
-    assert texts(layout_lines([line], voice=breathing)) == ["w0 w1 w2 w3", "w4 w5 w6 w7"]
-    assert texts(layout_lines([line])) == ["w0 w1 w2 w3 w4 w5 w6 w7"]  # no envelope: whole
-    off = LayoutOptions(line_breath=None, max_line_words=None, min_line_words=1)
+    assert texts(layout_lines([line], voice=breathing)) == ["W0 w1 w2 w3", "W4 w5 w6 w7"]
+    assert texts(layout_lines([line])) == ["W0 w1 w2 w3 w4 w5 w6 w7"]  # no envelope: whole
+    off = LayoutOptions(line_breath=None, max_line_words=None, min_line_words=1,
+                        line_capitals=False)
     assert texts(layout_lines([line], options=off, voice=breathing)) == [
         "w0 w1 w2 w3 w4 w5 w6 w7"]
     options = LayoutOptions(line_breath=0.2, min_line_words=3, lyrics_conventions=True)
@@ -143,3 +152,67 @@ def test_layout_variants_share_the_decoded_windows_and_nothing_else_does():
     plain = ModelStore()
     plain.remember_decoded(("song", key), ("en", 1.0, ()))
     assert plain.decoded is None  # a batch never keeps old songs' windows
+
+
+def _back_to_back(first: float, count: int, spacing: float, words: int = 4) -> list[LyricLine]:
+    """``count`` lines of ``words`` words, one every ``spacing`` seconds, sung without a rest."""
+    step = spacing / words
+    return [line_of(words_at([first + k * spacing + j * step for j in range(words)], step))
+            for k in range(count)]
+
+
+def test_the_line_period_is_the_spacing_of_lines_sung_back_to_back():
+    lines = _back_to_back(0.0, 5, 2.0)
+    assert line_period(lines) == pytest.approx(2.0)
+    assert line_period(lines[:4]) is None  # three pairs: no measurable pace
+    apart = [line_of(words_at([10.0 * k, 10.0 * k + 0.5])) for k in range(6)]
+    assert line_period(apart) is None  # every pair has a long rest between
+
+
+def _eight_words(commas: tuple[int, ...] = ()) -> LyricLine:
+    """Eight words over 4 s sung legato (no gap between them), commas after the given ones."""
+    words = tuple(Word(f" w{i}{',' if i in commas else ''}", 0.5 * i, 0.5 * i + 0.5)
+                  for i in range(8))
+    return line_of(words)
+
+
+def test_a_line_two_periods_long_is_cut_where_the_pieces_match_the_period():
+    legato = voice(6.0, [])
+    # Whisper's commas after w1 and w3: the cut after w3 makes two 2-s lines (the period).
+    pieces = split_to_period(_eight_words((1, 3)), legato, period=2.0, min_words=2)
+    assert [len(p.words) for p in pieces] == [4, 4]
+    # A half-second breath between w2 and w3 is the cut, though the pieces are 1.5 and 2.5 s.
+    breathing = voice(6.0, [(1.2, 1.8)])
+    assert [len(p.words) for p in split_to_period(_eight_words(), breathing, 2.0, 2)] == [3, 5]
+    # No evidence of a line end anywhere: twice the period is not enough to cut blindly.
+    assert split_to_period(_eight_words(), legato, 2.0, 2) == [_eight_words()]
+    # Within 1.3 periods the line stays whole whatever its commas.
+    assert split_to_period(_eight_words((3,)), legato, 3.5, 2) == [_eight_words((3,))]
+
+
+def test_a_period_cut_keeps_the_minimum_words_and_whole_written_words():
+    words = (Word(" Et", 0.0, 0.5), Word(" qu", 0.5, 0.9), Word("'on", 0.9, 1.5),
+             Word(" m", 1.5, 1.7), Word("'attend", 1.7, 2.5), Word(" encore", 2.5, 3.0),
+             Word(" ce", 3.0, 3.5), Word(" soir", 3.5, 4.0))
+    # The longest breath is inside "qu'on" (never cut); the next one, before "encore", is.
+    breaths = voice(5.0, [(0.6, 1.4), (2.2, 2.8)])
+    pieces = split_to_period(line_of(words), breaths, period=2.0, min_words=2)
+    assert texts(pieces) == ["Et qu'on m'attend", "encore ce soir"]
+    for piece in pieces:
+        assert not piece.words[0].text.startswith("'")
+        assert word_count(piece.words) >= 2
+
+
+def test_layout_recuts_lines_over_the_song_period_only_when_asked():
+    # Two 2-s lines merged, a comma between them, sung legato (no breath to split at).
+    long_line = line_of(tuple(Word(w.text, w.start + 10.0, w.end + 10.0)
+                              for w in _eight_words((3,)).words))
+    lines = [*_back_to_back(0.0, 5, 2.0), long_line]
+    legato = voice(16.0, [])
+    on = layout_lines(lines, voice=legato)
+    assert [len(line.words) for line in on] == [4, 4, 4, 4, 4, 4, 4]
+    off = layout_lines(lines, options=LayoutOptions(line_period=False), voice=legato)
+    assert [len(line.words) for line in off] == [4, 4, 4, 4, 4, 8]
+    assert all(line.text[0] == "W" for line in on)  # a capital at each line start
+    plain = layout_lines(lines, options=LayoutOptions(line_capitals=False), voice=legato)
+    assert all(line.text[0] == "w" for line in plain)
