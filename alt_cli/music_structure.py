@@ -7,7 +7,11 @@ So we measure it: a self-similarity matrix of the mix's timbre (MFCCs) and harmo
 and Foote's novelty, the correlation along its diagonal with a checkerboard kernel as long as a
 short section (16 s: 8 bars at 120 bpm), whose peaks are the moments where what came before
 stops resembling what comes after.  Peaks are kept at least :data:`MIN_SECTION_S` apart (a
-section is rarely shorter than 4 bars).
+section is rarely shorter than 4 bars).  The music also changes where the song starts or stops
+repeating itself -- a chorus over the verse's chords -- so the novelty adds Serra et al.'s
+structure features, the change in each moment's repetitions (:func:`repetition_novelty`): on
+the dev songs that raised the share of reference section starts with a peak within 2.5 s from
+46 % to 57 %, and the share of peaks near one from 43 % to 49 %.
 
 A peak becomes a section break in the layout only at a line boundary near it (see
 :func:`alt_cli.song_form.change_boundaries`): a 16-s kernel places the peak within a second or
@@ -26,6 +30,14 @@ PEAK_REACH_S = 6.0  # a change is the strongest within this many seconds either 
 PEAK_DELTA = 0.02  # how far above its neighbourhood's mean a peak must rise (novelty 0-1)
 EDGE_S = 2.0  # the first and last seconds always "change" (the song starts / stops)
 PICKUP_S = 2.0  # a new section's first line starts within this long of the change
+# Repetition structure (see repetition_novelty): a moment is the last 2 s (a bar, give or
+# take), linked to the 5 % of moments most like it (a passage recurs a handful of times),
+# repetitions blurred over 4 s (two bars) so that a chance resemblance does not count.
+REPEAT_CONTEXT_S = 2.0
+REPEAT_NEIGHBOURS = 0.05
+REPEAT_SMOOTH_S = 4.0
+REPEAT_FLOOR = 0.25  # the weight of a texture change where the repetitions do not change
+MAX_REPEAT_FRAMES = 1800  # the lag matrix's side: 1800^2 float32 = 13 MB, whatever the length
 
 
 def structure_features(mix16k: np.ndarray, sample_rate: int = 16000,
@@ -65,14 +77,51 @@ def novelty_curve(features: np.ndarray, hop_s: float = HOP_S,
     return novelty / top if top > 0 else novelty
 
 
+def repetition_novelty(features: np.ndarray, hop_s: float = HOP_S) -> np.ndarray:
+    """Where the song's pattern of repetitions changes (Serra et al.'s structure features),
+    scaled to 0-1, one value per feature frame.
+
+    Each moment (a short run of frames, :data:`REPEAT_CONTEXT_S`) is linked to the moments
+    that sound most like it, its repetitions elsewhere in the song; in lag coordinates a
+    passage sung twice is a horizontal line, blurred over :data:`REPEAT_SMOOTH_S` so that only
+    repetitions lasting bars count.  A section boundary is where those lines start or stop: a
+    chorus begins where the song starts repeating what it played before, even when the
+    instruments stay the same (which Foote's novelty alone misses)."""
+    import librosa
+    from scipy.ndimage import gaussian_filter
+
+    frames = features.shape[1]
+    step = max(2, int(np.ceil(frames / MAX_REPEAT_FRAMES)))  # an hour stays a few MB
+    coarse, coarse_hop = features[:, ::step], hop_s * step
+    if coarse.shape[1] < 8:
+        return np.zeros(frames)
+    context = librosa.feature.stack_memory(coarse, n_steps=max(1, round(REPEAT_CONTEXT_S
+                                                                       / coarse_hop)))
+    neighbours = max(2, int(REPEAT_NEIGHBOURS * context.shape[1]))
+    links = librosa.segment.recurrence_matrix(context, k=neighbours, sym=True,
+                                              mode="affinity")
+    lag = gaussian_filter(librosa.segment.recurrence_to_lag(links, pad=True).astype(np.float32),
+                          sigma=(0.5, REPEAT_SMOOTH_S / coarse_hop))
+    change = np.r_[0.0, np.linalg.norm(np.diff(lag, axis=1), axis=0)][: coarse.shape[1]]
+    change = np.repeat(change, step)[:frames]
+    top = change.max()
+    return change / top if top > 0 else change
+
+
 def structure_changes(mix16k: np.ndarray, sample_rate: int = 16000) -> list[float]:
-    """Seconds where the accompaniment changes most: candidate section boundaries."""
+    """Seconds where the music changes most: where the accompaniment's timbre and chords
+    change (Foote) or the pattern of repetitions does (a chorus starting or ending)."""
     import librosa
 
     duration = len(mix16k) / sample_rate
     if duration < 2 * MIN_SECTION_S:
         return []
-    novelty = novelty_curve(structure_features(mix16k, sample_rate))
+    features = structure_features(mix16k, sample_rate)
+    # A change of texture counts, and up to five times more where the repetitions change
+    # too; a product, not a sum, so that repetitions alone (random links in a steady piece
+    # whose every moment is alike) never make a change.
+    novelty = novelty_curve(features) * (REPEAT_FLOOR + repetition_novelty(features))
+    novelty /= max(float(novelty.max()), 1e-9)
     reach = int(PEAK_REACH_S / HOP_S)
     average = int(KERNEL_S / 2 / HOP_S)
     peaks = librosa.util.peak_pick(novelty, pre_max=reach, post_max=reach, pre_avg=average,

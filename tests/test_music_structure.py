@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from alt_cli.lyrics import assign_sections
-from alt_cli.music_structure import structure_changes
+from alt_cli.music_structure import repetition_novelty, structure_changes
 from alt_cli.schema import LyricLine, Word
 from alt_cli.song_form import change_boundaries
 
@@ -59,3 +59,23 @@ def test_a_change_opens_a_section_at_the_nearby_line_start_after_the_longest_res
     sections = [line.section for line in assign_sections(lines, 4.0, changes=[8.5])]
     assert sections == [0, 0, 1, 1]
     assert [line.section for line in assign_sections(lines, 4.0)] == [0, 0, 0, 0]
+
+
+def test_repetition_novelty_peaks_where_the_repeated_pattern_changes():
+    # Features of an A B A B song: each part loops its own 4-s pattern for 30 s; the texture
+    # (the set of vectors) is no help inside a part, only what repeats tells the parts apart.
+    rng = np.random.default_rng(1)
+    loops = [rng.normal(size=(32, 16)) for _ in range(2)]
+    parts = [np.tile(loops[k % 2], (1, 120 // 16 + 1))[:, :120] for k in range(4)]
+    features = np.hstack(parts)
+    features /= np.linalg.norm(features, axis=0)
+    novelty = repetition_novelty(features, hop_s=0.25)
+    assert novelty.shape == (480,)
+    peaks = []
+    for frame in np.argsort(novelty)[::-1]:  # the three strongest, 20 frames (5 s) apart
+        if all(abs(frame - p) > 20 for p in peaks):
+            peaks.append(int(frame))
+        if len(peaks) == 3:
+            break
+    assert all(any(abs(p - b) <= 8 for p in peaks) for b in (120, 240, 360)), peaks
+    assert novelty[20:100].max() < 0.5 * novelty.max()  # the first part: nothing changes
