@@ -98,8 +98,14 @@ def repetition_novelty(features: np.ndarray, hop_s: float = HOP_S) -> np.ndarray
     context = librosa.feature.stack_memory(coarse, n_steps=max(1, round(REPEAT_CONTEXT_S
                                                                        / coarse_hop)))
     neighbours = max(2, int(REPEAT_NEIGHBOURS * context.shape[1]))
-    links = librosa.segment.recurrence_matrix(context, k=neighbours, sym=True,
-                                              mode="affinity")
+    try:
+        links = librosa.segment.recurrence_matrix(context, k=neighbours, sym=True,
+                                                  mode="affinity")
+    except librosa.util.exceptions.ParameterError:
+        # Every moment identical to its neighbours (silence, a held tone, a loop of a few
+        # exact copies): no distance to scale an affinity by, but plain links say the same.
+        links = librosa.segment.recurrence_matrix(context, k=neighbours, sym=True,
+                                                  mode="connectivity")
     lag = gaussian_filter(librosa.segment.recurrence_to_lag(links, pad=True).astype(np.float32),
                           sigma=(0.5, REPEAT_SMOOTH_S / coarse_hop))
     change = np.r_[0.0, np.linalg.norm(np.diff(lag, axis=1), axis=0)][: coarse.shape[1]]
