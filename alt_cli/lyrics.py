@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from alt_cli.line_ends import move_pickups
 from alt_cli.options import SECTION_GAP, LayoutOptions
 from alt_cli.phrasing import (
     VoiceEnvelope,
@@ -148,6 +149,10 @@ def layout_lines(
         pieces = [piece for line in lines
                   for piece in split_to_period(line, voice, period, min_words)]
         lines = [LyricLine(p.start, p.end, clean_text(p.text), 0, p.words) for p in pieces]
+        lines = [line for line in lines if line.text]
+    if options.line_pickups:
+        lines = [LyricLine(line.start, line.end, clean_text(line.text), 0, line.words)
+                 for line in move_pickups(lines, language, min_words)]
         lines = [line for line in lines if line.text]
     write = lyrics_conventions if options.lyrics_conventions else (
         capitalise_line if options.line_capitals else None)

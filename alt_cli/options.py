@@ -346,6 +346,11 @@ class LayoutOptions(Checked):
         True, "--line-period", "Re-cut a line spanning over 1.3 times the song's usual line "
         "spacing (sung lines come about a phrase apart) where the pieces match that spacing "
         "and the voice breathes or pauses.", "bool", negative="--no-line-period", shown="on")
+    line_pickups: bool = setting(
+        True, "--line-pickups", "A line never ends on a word that leads into the next one "
+        "(an article, preposition, conjunction or clitic: 'de', 'the', 'que se'): it moves "
+        "to the next line (languages fr, es, en, de, it, pt).", "bool",
+        negative="--no-line-pickups", shown="on")
     line_capitals: bool = setting(
         True, "--line-capitals", "A capital at each line's first letter, as written lyrics "
         "have (Whisper capitalises sentences, not the lines cut inside them).", "bool",
