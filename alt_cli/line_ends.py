@@ -9,7 +9,8 @@ such words to the next line.
 
 The lists are closed word classes of each language, not words picked from any song; a language
 without a list is left as it is.  Words that can end a phrase are left out on purpose: stressed
-pronouns ("moi", "tú", "me" in English), separable verb particles ("auf", "up", "on"),
+pronouns ("moi", "tú", English "me" and "I": "you and I"), separable verb particles ("auf",
+"zu", "up", "on"), English prepositions that end phrases ("where it's at", "come with"),
 interrogatives written with an accent ("dónde").
 """
 
@@ -31,9 +32,9 @@ PICKUP_WORDS: dict[str, frozenset[str]] = {
               "pour par avec sans sous chez mais car si comme quand",
         "es": "el la los las un una unos unas de del a al en con por para sin y e o u que se me "
               "te le les lo nos mi tu su mis tus sus ni pero si como donde cuando",
-        "en": "the a an of and or but my your our their its i to from with at for that if as",
+        "en": "the a an of and or but my your our their its",
         "de": "der die das den dem des ein eine einen einem einer eines und oder aber dass "
-              "weil zu zum zur im am vom beim von mein meine dein deine",
+              "weil zum zur im am vom beim von mein meine dein deine",
         "it": "il lo la i gli le un uno una di del della dei delle a al alla in nel nella con "
               "per da dal e o ma che se mi ti ci si mio mia tuo tua",
         "pt": "o a os as um uma uns umas de do da dos das em no na nos nas com por para e ou "

@@ -30,6 +30,8 @@ def test_content_words_questions_far_lines_and_unknown_languages_stay():
     assert move_pickups(far, "fr") == far  # the next line starts over a bar later
     ending = [_line("Je cherche toujours", 0.0), _line("de bonne humeur", 1.6)]
     assert move_pickups(ending, "fr") == ending
+    duet = [_line("It was you and I", 0.0), _line("Under the stars", 2.2)]
+    assert move_pickups(duet, "en") == duet  # "I" ends a phrase: not a pickup
     question = [_line("Qui, qui ?", 0.0), _line("Pas moi", 1.5)]
     assert move_pickups(question, "fr") == question
     assert move_pickups([_line("auf der Straße und", 0.0), _line("weiter", 2.0)], "xx") == [
