@@ -1,11 +1,11 @@
 """Where a sung line cannot end: on a word that only leads into what follows.
 
 A sung phrase ends on a word that completes it; an article, a preposition, a conjunction or a
-clitic pronoun ("de", "que se", "the", "und") is an anacrusis, the pickup sung into the next
+clitic pronoun ("de", "se", "the", "und") is an anacrusis, the pickup sung into the next
 line's downbeat.  Written lyrics almost never end a line on one (2 of the 224 lines of the
 Jam-ALT dev references do), but alt's breaks do when Whisper's word timings stretch the pickup
 towards the breath that follows it, or a split lands one word late.  :func:`move_pickups` hands
-such words to the next line.
+such a word to the next line: one word, since a pickup is a syllable or two.
 
 The lists are closed word classes of each language, not words picked from any song; a language
 without a list is left as it is.  Words that can end a phrase are left out on purpose: stressed
@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from alt_cli.phrasing import word_starts
 from alt_cli.schema import LyricLine, Word
 
 # A pickup leads into the next line's downbeat: at most a bar before it (2 s at 120 bpm).
@@ -44,11 +45,6 @@ PICKUP_WORDS: dict[str, frozenset[str]] = {
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _ASKS = ("?", "!")  # "qui ?": a question ends on its pronoun
-
-
-def _written_words(words: Sequence[Word]) -> list[int]:
-    """Index of the first piece of each written word (Whisper splits "qu'on" as qu + 'on)."""
-    return [i for i, word in enumerate(words) if i == 0 or word.text[:1].isspace()]
 
 
 def _is_pickup(pieces: Sequence[Word], vocabulary: frozenset[str]) -> bool:
@@ -83,7 +79,7 @@ def move_pickups(lines: Sequence[LyricLine], language: str | None, min_words: in
         line, following = result[i], result[i + 1]
         if not line.words or not following.words:
             continue
-        starts = _written_words(line.words)
+        starts = word_starts(line.words)
         cut = starts[-1]  # one word: a pickup is a syllable or two before the downbeat
         if not _is_pickup(line.words[cut:], vocabulary) or 0 < len(starts) - 1 < min_words:
             continue

@@ -114,6 +114,13 @@ def assign_sections(lines: list[LyricLine], section_gap: float = SECTION_GAP,
     return assign_sections_by_form(lines, section_gap, use_repeats, changes)
 
 
+def _cleaned(lines: Sequence[LyricLine]) -> list[LyricLine]:
+    """Lines whose text was rebuilt from their words, cleaned again (junk dropped)."""
+    cleaned = (LyricLine(line.start, line.end, clean_text(line.text), 0, line.words)
+               for line in lines)
+    return [line for line in cleaned if line.text]
+
+
 def layout_lines(
     raw_lines: Sequence[LyricLine],
     rests: Sequence[tuple[float, float]] = (),
@@ -146,14 +153,10 @@ def layout_lines(
         lines = merge_short_lines(lines, min_words, options.max_line_words)
     period = line_period(lines) if voice is not None and options.line_period else None
     if period is not None:
-        pieces = [piece for line in lines
-                  for piece in split_to_period(line, voice, period, min_words)]
-        lines = [LyricLine(p.start, p.end, clean_text(p.text), 0, p.words) for p in pieces]
-        lines = [line for line in lines if line.text]
+        lines = _cleaned([piece for line in lines
+                          for piece in split_to_period(line, voice, period, min_words)])
     if options.line_pickups:
-        lines = [LyricLine(line.start, line.end, clean_text(line.text), 0, line.words)
-                 for line in move_pickups(lines, language, min_words)]
-        lines = [line for line in lines if line.text]
+        lines = _cleaned(move_pickups(lines, language, min_words))
     write = lyrics_conventions if options.lyrics_conventions else (
         capitalise_line if options.line_capitals else None)
     if write is not None:

@@ -348,7 +348,7 @@ class LayoutOptions(Checked):
         "and the voice breathes or pauses.", "bool", negative="--no-line-period", shown="on")
     line_pickups: bool = setting(
         True, "--line-pickups", "A line never ends on a word that leads into the next one "
-        "(an article, preposition, conjunction or clitic: 'de', 'the', 'que se'): it moves "
+        "(an article, preposition, conjunction or clitic: 'de', 'the', 'se'): it moves "
         "to the next line (languages fr, es, en, de, it, pt).", "bool",
         negative="--no-line-pickups", shown="on")
     line_capitals: bool = setting(

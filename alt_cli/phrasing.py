@@ -84,9 +84,15 @@ def _piece(words: Sequence[Word], section: int) -> LyricLine:
                      section, tuple(words))
 
 
+def word_starts(words: Sequence[Word]) -> list[int]:
+    """Index of the first piece of each written word: Whisper splits "qu'on" into "qu" and
+    "'on", and only a piece starting with a space starts a word (a line may break there)."""
+    return [i for i, word in enumerate(words) if i == 0 or word.text[:1].isspace()]
+
+
 def word_count(words: Sequence[Word]) -> int:
     """Written words: a piece Whisper split off a word ("'on" after "qu") does not count."""
-    return sum(1 for i, word in enumerate(words) if i == 0 or word.text[:1].isspace())
+    return len(word_starts(words))
 
 
 def _ends_clause(word: Word) -> bool:
@@ -174,7 +180,7 @@ def split_to_period(line: LyricLine, voice: VoiceEnvelope, period: float, min_wo
     if line.end - line.start <= LONG_LINE_PERIODS * period or word_count(words) < 2 * min_words:
         return [line]
     level = float(np.median(voice.frames(line.start, line.end)))
-    cuts = [i for i in range(1, len(words)) if words[i].text[:1].isspace()]
+    cuts = word_starts(words)[1:]
     evidence = {i: BREATH_WEIGHT * voice.breath(words[i - 1], words[i], level)
                 + GAP_WEIGHT * max(0.0, words[i].start - words[i - 1].end)
                 + PUNCTUATION_WEIGHT * _ends_clause(words[i - 1]) for i in cuts}
