@@ -106,12 +106,14 @@ def split_at_rests(line: LyricLine, rests: Sequence[tuple[float, float]]) -> lis
 
 
 def assign_sections(lines: list[LyricLine], section_gap: float = SECTION_GAP,
-                    use_repeats: bool = False, changes: Sequence[float] = ()
-                    ) -> list[LyricLine]:
+                    use_repeats: bool = False, changes: Sequence[float] = (),
+                    changes_at_repeats: bool = False) -> list[LyricLine]:
     """Number sections, opening a new one wherever the voice rests >= `section_gap` seconds
     (and, with `use_repeats`, where a repeated block of lines starts or ends; at `changes`,
-    where the music changes: see :mod:`alt_cli.song_form`)."""
-    return assign_sections_by_form(lines, section_gap, use_repeats, changes)
+    where the music changes, at a repeated block's edge nearby with `changes_at_repeats`:
+    see :mod:`alt_cli.song_form`)."""
+    return assign_sections_by_form(lines, section_gap, use_repeats, changes,
+                                   changes_at_repeats)
 
 
 def _cleaned(lines: Sequence[LyricLine]) -> list[LyricLine]:
@@ -163,4 +165,5 @@ def layout_lines(
         lines = [LyricLine(line.start, line.end, write(line.text), 0, line.words)
                  for line in lines]
     return tuple(assign_sections([line for line in lines if line.text], options.section_gap,
-                                 options.repeat_sections, changes))
+                                 options.repeat_sections, changes,
+                                 options.changes_at_repeats))

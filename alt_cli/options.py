@@ -363,6 +363,11 @@ class LayoutOptions(Checked):
         True, "--section-changes", "Also start a section at a line boundary where the music "
         "changes (the novelty of the mix's timbre and chords over 16 s): verse and chorus are "
         "rarely separated by a rest.", "bool", negative="--no-section-changes", shown="on")
+    changes_at_repeats: bool = setting(
+        True, "--changes-at-repeats", "A music change near several line starts opens its "
+        "section where a block of lines sung again (a chorus) starts or ends, if one is "
+        "there; off = after the longest rest.", "bool", negative="--changes-at-rests",
+        shown="on")
     lyrics_conventions: bool = setting(
         False, "--lyrics-conventions", "Capital at each line start, no comma or full stop at "
         "line ends (the Jam-ALT guide); off keeps Whisper's punctuation.", "bool",

@@ -10,7 +10,7 @@ a section in both places: a section starts where the block starts and where it e
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from difflib import SequenceMatcher
 
 from alt_cli.music_structure import PICKUP_S
@@ -28,7 +28,12 @@ def _key(text: str) -> str:
 def same_line(a: str, b: str) -> bool:
     """Two recognised lines that are (nearly) the same words."""
     a, b = _key(a), _key(b)
-    return bool(a and b) and SequenceMatcher(None, a, b, autojunk=False).ratio() >= SAME_LINE
+    if not (a and b):
+        return False
+    match = SequenceMatcher(None, a, b, autojunk=False)
+    # The cheap upper bounds first: a song of hundreds of lines compares every pair.
+    return (match.real_quick_ratio() >= SAME_LINE and match.quick_ratio() >= SAME_LINE
+            and match.ratio() >= SAME_LINE)
 
 
 def repeat_boundaries(lines: Sequence[LyricLine]) -> set[int]:
@@ -50,16 +55,24 @@ def repeat_boundaries(lines: Sequence[LyricLine]) -> set[int]:
     return {index for index in starts if 0 < index < n}
 
 
-def change_boundaries(lines: Sequence[LyricLine], changes: Sequence[float]) -> set[int]:
+def change_boundaries(lines: Sequence[LyricLine], changes: Sequence[float],
+                      repeats: Collection[int] = ()) -> set[int]:
     """Indices of lines that start a section because the music changes at their start: of the
     lines starting within :data:`PICKUP_S` of a change (the novelty peak's precision; a new
     section's first line may also start with pickup notes before it), the one after the
     longest rest, where the singer breathes between sections.  Each change opens at most
-    one section."""
+    one section.
+
+    ``repeats`` (:func:`repeat_boundaries`) are the line indices where a block of lines sung
+    again starts or ends.  When one of the nearby lines is such a place, the change opens its
+    section there: the music changing where the words start or stop repeating is the chorus
+    coming or going, two clues to one boundary, where a rest alone may be a breath inside a
+    verse.  Repeats only place a change; they never add one."""
     starts: set[int] = set()
     for change in sorted(changes):
         near = [i for i in range(1, len(lines)) if i not in starts
                 and abs(lines[i].start - change) <= PICKUP_S]
+        near = [i for i in near if i in repeats] or near
         if near:
             starts.add(max(near, key=lambda i: lines[i].start - _last_sung(lines[i - 1])))
     return starts
@@ -70,13 +83,16 @@ def _last_sung(line: LyricLine) -> float:
 
 
 def assign_sections_by_form(lines: Sequence[LyricLine], section_gap: float,
-                            use_repeats: bool, changes: Sequence[float] = ()
-                            ) -> list[LyricLine]:
+                            use_repeats: bool, changes: Sequence[float] = (),
+                            changes_at_repeats: bool = False) -> list[LyricLine]:
     """Number sections: a new one after a vocal rest >= ``section_gap`` seconds, (with
     ``use_repeats``) wherever a repeated block of lines starts or ends, and where the music
-    changes (``changes``: :func:`alt_cli.music_structure.structure_changes`)."""
-    boundaries = repeat_boundaries(lines) if use_repeats else set()
-    boundaries |= change_boundaries(lines, changes)
+    changes (``changes``: :func:`alt_cli.music_structure.structure_changes`; with
+    ``changes_at_repeats``, at a nearby repeated block's start or end when there is one)."""
+    repeats = repeat_boundaries(lines) if use_repeats or (changes and changes_at_repeats) \
+        else set()
+    boundaries = set(repeats) if use_repeats else set()
+    boundaries |= change_boundaries(lines, changes, repeats if changes_at_repeats else ())
     result: list[LyricLine] = []
     section = 0
     for i, line in enumerate(lines):

@@ -90,3 +90,23 @@ def test_silence_a_held_tone_and_exact_loops_have_no_changes_and_no_error():
     assert structure_changes((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), SR) == []
     loop = np.tile(np.eye(8)[:, :2], (1, 100))  # two exact states, alternating
     assert np.all(np.isfinite(repetition_novelty(loop, hop_s=0.25)))
+
+
+def test_a_change_opens_its_section_where_a_repeated_block_starts_or_ends_if_one_is_near():
+    # A chorus of two lines sung twice, a verse line between; the music changes at 10.5 s,
+    # near the starts of line 2 (8.9 s, after the longer rest) and line 3 (12.1 s, where the
+    # chorus ends: the repeated block is lines 1-2 and 4-5).
+    lines = [_line(0, 4, "the verse begins here"), _line(4.2, 8, "oh my love come home"),
+             _line(8.9, 12, "never let me go now"), _line(12.1, 16, "another verse line"),
+             _line(16.2, 20, "oh my love come home"), _line(20.2, 24, "never let me go now")]
+    from alt_cli.song_form import repeat_boundaries
+
+    repeats = repeat_boundaries(lines)
+    assert 3 in repeats and 2 not in repeats
+    assert change_boundaries(lines, [10.5]) == {2}  # no repeats given: the longest rest
+    assert change_boundaries(lines, [10.5], repeats) == {3}
+    # repeats only place a change: no change near, no section
+    assert change_boundaries(lines, [], repeats) == set()
+    sections = [line.section for line in assign_sections(lines, 4.0, changes=[10.5],
+                                                         changes_at_repeats=True)]
+    assert sections == [0, 0, 0, 1, 1, 1]
