@@ -27,7 +27,10 @@ def _key(text: str) -> str:
 
 def same_line(a: str, b: str) -> bool:
     """Two recognised lines that are (nearly) the same words."""
-    a, b = _key(a), _key(b)
+    return _same_key(_key(a), _key(b))
+
+
+def _same_key(a: str, b: str) -> bool:
     if not (a and b):
         return False
     match = SequenceMatcher(None, a, b, autojunk=False)
@@ -38,9 +41,9 @@ def same_line(a: str, b: str) -> bool:
 
 def repeat_boundaries(lines: Sequence[LyricLine]) -> set[int]:
     """Indices of lines that start a section because a repeated block starts or ends there."""
-    texts = [line.text for line in lines]
-    n = len(texts)
-    equal = [[j > i and same_line(texts[i], texts[j]) for j in range(n)] for i in range(n)]
+    keys = [_key(line.text) for line in lines]
+    n = len(keys)
+    equal = [[j > i and _same_key(keys[i], keys[j]) for j in range(n)] for i in range(n)]
     starts: set[int] = set()
     for i in range(n):
         for j in range(i + 1, n):
@@ -89,8 +92,8 @@ def assign_sections_by_form(lines: Sequence[LyricLine], section_gap: float,
     ``use_repeats``) wherever a repeated block of lines starts or ends, and where the music
     changes (``changes``: :func:`alt_cli.music_structure.structure_changes`; with
     ``changes_at_repeats``, at a nearby repeated block's start or end when there is one)."""
-    repeats = repeat_boundaries(lines) if use_repeats or (changes and changes_at_repeats) \
-        else set()
+    wanted = use_repeats or (changes_at_repeats and len(changes) > 0)
+    repeats = repeat_boundaries(lines) if wanted else set()
     boundaries = set(repeats) if use_repeats else set()
     boundaries |= change_boundaries(lines, changes, repeats if changes_at_repeats else ())
     result: list[LyricLine] = []
