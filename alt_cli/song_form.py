@@ -5,6 +5,10 @@ them: on the dev songs most section boundaries fall on gaps under half a second,
 the gaps inside a verse.  What does mark a chorus is that it comes back.  A block of two or
 more consecutive lines sung again later (with the small differences of recognition errors) is
 a section in both places: a section starts where the block starts and where it ends.
+
+By default the repeats do not make sections on their own (with recognition errors they cut
+choruses in the middle: ``--repeat-sections`` measured worse); they decide *where* a change of
+the music opens its section when several line starts lie near it (:func:`change_boundaries`).
 """
 
 from __future__ import annotations
