@@ -9,9 +9,11 @@ audio Whisper hears.  The options themselves are never changed.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,7 +35,7 @@ from alt_cli.options import (
 )
 from alt_cli.phrasing import VoiceEnvelope
 from alt_cli.progress import Reporter
-from alt_cli.runtime import default_cache_dir, resolve_device, set_threads
+from alt_cli.runtime import default_cache_dir, own_cuda_stream, resolve_device, set_threads
 from alt_cli.schema import (
     LyricLine,
     ResolvedModel,
@@ -139,6 +141,7 @@ class ModelStore:
         self.reporter = reporter or Reporter(quiet=True)
         self._whisper: dict[tuple[str, str], tuple[object, ResolvedModel | None]] = {}
         self._separators: dict[tuple[SeparatorOptions, str], Separator] = {}
+        self._loading = threading.Lock()
         # Decoded windows by (audio, every setting but the layout): a benchmark's layout
         # variants lay out the same Whisper output instead of decoding it again.
         self.decoded: OrderedDict[tuple[str, ...], tuple] | None = (
@@ -177,12 +180,15 @@ class ModelStore:
         self._whisper[(name, device)] = (model, resolved)
 
     def separator(self, options: SeparatorOptions, device: str) -> Separator:
+        """The separator for these options, loaded on first use (once, whichever of a batch's
+        threads asks first: the worker preparing the next songs or the main one)."""
         key = (options, device)
-        if key not in self._separators:
-            separator = make_separator(options, device)
-            self.reporter.info(f"separator: {separator.name} ({separator.model})")
-            self._separators[key] = separator
-        return self._separators[key]
+        with self._loading:
+            if key not in self._separators:
+                separator = make_separator(options, device)
+                self.reporter.info(f"separator: {separator.name} ({separator.model})")
+                self._separators[key] = separator
+            return self._separators[key]
 
 
 @dataclass
@@ -327,19 +333,61 @@ class Transcriber:
         """
         return self._finish(self._prepare(source, separated))
 
-    def transcribe_songs(self, sources: Sequence[str | Path | SongAudio]) -> list[SongTranscript]:
+    def transcribe_songs(self, sources: Sequence[str | Path | SongAudio], *,
+                         separated: Sequence[SeparationResult | None] | None = None
+                         ) -> list[SongTranscript]:
         """Transcribe several songs with their Whisper windows decoded in shared batches.
 
         Why: on a GPU a decoding step costs about the same for a song's 6 windows as for 16, so
         a few songs at a time take a fraction of the steps.  Each song's lyrics are what
         :meth:`transcribe` gives it alone (see ``WindowTranscriber.transcribe_many``); all the
-        songs are held in memory together, so pass a handful at a time.
+        songs are held in memory together, so pass a handful at a time.  `separated`: the
+        songs' separations done ahead of time, one per song.
         """
+        return self.finish_songs(self.prepare_songs(sources, separated=separated))
+
+    def transcribe_groups(self, groups: Iterable[Sequence[str | Path | SongAudio]]
+                          ) -> Iterator[list[SongTranscript]]:
+        """:meth:`transcribe_songs` for each group in turn, yielded as each is done, with the
+        next group decoded, separated and segmented (:meth:`prepare_songs`) in a worker thread,
+        on a CUDA stream of its own, while Whisper decodes this one.
+
+        Why: separation is a few large convolutions, Whisper's beam search thousands of small
+        kernels launched from Python; one after the other the GPU idles in each, side by side
+        they share it.  The lyrics are the same as :meth:`transcribe_songs` gives each group.
+        """
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = None
+            for group in groups:
+                ahead = pool.submit(self.prepare_songs_beside, group)
+                if pending is not None:
+                    yield self.finish_songs(pending.result())
+                pending = ahead
+            if pending is not None:
+                yield self.finish_songs(pending.result())
+
+    def prepare_songs_beside(self, sources: Sequence[str | Path | SongAudio]
+                             ) -> list[_PreparedSong]:
+        """:meth:`prepare_songs` with its GPU work on a CUDA stream of its own, for a worker
+        thread to run while the main one decodes other songs with Whisper (then
+        :meth:`finish_songs`)."""
+        with own_cuda_stream(self.device):
+            return self.prepare_songs(sources)
+
+    def prepare_songs(self, sources: Sequence[str | Path | SongAudio],
+                      separated: Sequence[SeparationResult | None] | None = None
+                      ) -> list[_PreparedSong]:
+        """Everything but Whisper for several songs: decode, separate them together (their
+        segments share the separator's batches), find the vocal windows."""
         songs = [source if isinstance(source, SongAudio) else self.load(source)
                  for source in sources]
-        separated = self.separate_songs(songs)
-        prepared = [self._prepare(song, stems) for song, stems in zip(songs, separated,
-                                                                      strict=True)]
+        if separated is None:
+            separated = self.separate_songs(songs)
+        return [self._prepare(song, stems) for song, stems in zip(songs, separated, strict=True)]
+
+    def finish_songs(self, prepared: Sequence[_PreparedSong]) -> list[SongTranscript]:
+        """Whisper for the windows of songs from :meth:`prepare_songs`, in shared batches, then
+        each song's lyrics."""
         model = self.whisper_model
         jobs: dict[int, tuple[WindowJob, float]] = {}
         for k, song in enumerate(prepared):

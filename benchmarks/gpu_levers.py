@@ -90,6 +90,8 @@ def main() -> None:
                         help="skip the baseline, autocast and per-row rows (a second run)")
     parser.add_argument("--plain", action="store_true",
                         help="also time plain whisper.transcribe() on the same songs")
+    parser.add_argument("--plain-songs", type=int, default=None,
+                        help="time plain Whisper on the first N songs only (it is slow)")
     parser.add_argument("--peer", action="store_true",
                         help="also run benchmarks/peer_transformers.py, greedy and beam 5")
     parser.add_argument("--json", type=Path, default=Path("results/gpu_levers.json"))
@@ -99,13 +101,20 @@ def main() -> None:
     songs = [synthetic_song(args.seconds, i) for i in range(args.songs)]
     audio_s = sum(song.duration for song in songs)
     table = Table(audio_s, args.json)
+    name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
+    print(f"device {name}, torch {torch.__version__}, Whisper {args.model} and a 4-model hybrid "
+          f"Demucs bag (random weights), {len(songs)} songs, {audio_s / 60:.1f} min, "
+          f"{args.tokens} tokens/window, beam 5")
+    print("| stage | lever | seconds | x real time | notes |\n|---|---|---|---|---|", flush=True)
+    if args.peer:  # first: a fresh process, before this one holds the GPU's memory
+        peer_rows(args, device, audio_s, table)
+
     fp16 = device == "cuda"
     model = random_whisper(args.model).to(device)
     repo = random_demucs_repo(work, small=args.small)
     asr = AsrOptions(language="en", batch_size=16, temperatures=(0.0,),
                      logprob_threshold=-float("inf"), compression_ratio_threshold=float("inf"),
                      no_speech_threshold=1.1, sample_len=args.tokens, fp16=fp16)
-
     store = ModelStore()  # one separator and one Whisper for every row
     store.add_whisper(args.model, device, model)
 
@@ -117,11 +126,8 @@ def main() -> None:
                                         demucs_repo=repo))
         return Transcriber(options, models=store)
 
-    name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
-    print(f"device {name}, torch {torch.__version__}, Whisper {args.model} and a 4-model hybrid "
-          f"Demucs bag (random weights), {len(songs)} songs, {audio_s / 60:.1f} min, "
-          f"{args.tokens} tokens/window, beam 5")
-    print("| stage | lever | seconds | x real time | notes |\n|---|---|---|---|---|")
+    if args.plain:
+        plain_rows(args, device, songs[: args.plain_songs or len(songs)], table, model)
 
     # -- separation alone ------------------------------------------------------------------
     base = transcriber("unused")
@@ -135,22 +141,19 @@ def main() -> None:
         separator.batch_size, separator.autocast = batch, autocast
         return [separator.separate(song.stereo) for song in songs]
 
-    def separate_together(batch: int) -> list[np.ndarray]:
-        separator.batch_size, separator.autocast = batch, None
+    def separate_together(batch: int, autocast=None) -> list[np.ndarray]:
+        separator.batch_size, separator.autocast = batch, autocast
         return separator.separate_many([song.stereo for song in songs])
 
     if not args.quick:
         baseline(args, device, songs, table, transcriber, separator)
     reference, seconds = timed(device, lambda: separate_all(8))
-    table.add("separation", "8 segments per pass (default)", seconds)
+    table.add("separation", "8 segments per pass, float32 (the reference stems)", seconds)
     torch.backends.cudnn.benchmark = True
     separate_all(8)  # the autotuner's first look at each shape
     _, seconds = timed(device, lambda: separate_all(8))
     table.add("separation", "8 per pass + cudnn.benchmark", seconds)
-    if not args.quick:
-        _, seconds = timed(device, lambda: separate_all(16))
-        table.add("separation", "16 per pass + cudnn.benchmark", seconds)
-        precision_rows(device, table, separate_all, reference)
+    fastest = {None: float("inf")}  # autocast dtype -> best seconds, songs together
     best_batch, best_seconds = 8, float("inf")
     for batch in (8, 16, 24):
         try:
@@ -160,36 +163,57 @@ def main() -> None:
             print(f"| separation | songs together, {batch} per pass | failed: "
                   f"{str(error)[:80]} |")
             break
-        quality = min(sdr(r, s) for r, s in zip(reference, stems, strict=True))
         table.add("separation", f"songs together, {batch} per pass + cudnn.benchmark", seconds,
-                  sdr_db_vs_alone=quality)
+                  sdr_db=worst_sdr(reference, stems))
         if seconds < best_seconds:
             best_batch, best_seconds = batch, seconds
+    fastest[None] = best_seconds
+    if not args.quick:
+        fastest.update(precision_rows(device, table, separate_together, best_batch, reference))
 
-    whisper_rows(args, device, songs, table, model, asr, reference)
+    whisper_batch = whisper_rows(args, device, songs, table, model, asr, reference)
 
     # -- the whole pipeline ----------------------------------------------------------------
-    torch.backends.cudnn.benchmark = True
-    separator.batch_size, separator.autocast = best_batch, None
-    after = transcriber("after")
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    results, seconds = timed(device, lambda: after.transcribe_songs(songs))
-    stages = {key: sum(r.timings.get(key, 0.0) for r in results)
-              for key in ("separation", "vad", "asr")}
-    peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else 0.0
-    table.add("pipeline", f"all levers: songs together ({best_batch} segments/pass, float32 "
-              f"Demucs), shared Whisper batches of 16", seconds,
-              separation_s=stages["separation"], vad_s=stages["vad"], asr_s=stages["asr"],
-              peak_gpu_gib=peak)
-    if args.plain:
-        plain_rows(args, device, songs, table, model)
-    if args.peer:
-        peer_rows(args, device, audio_s, table)
+    separator.batch_size = best_batch
+    levers = f"{best_batch} Demucs segments/pass, Whisper batches of {whisper_batch}"
+
+    def pipeline_row(label: str, cache: str, run, autocast=None) -> None:
+        separator.autocast = autocast
+        run(transcriber(cache + "-warm", batch_size=whisper_batch))  # cuDNN's shapes, streams
+        after = transcriber(cache, batch_size=whisper_batch)
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        results, seconds = timed(device, lambda: run(after))
+        stages = {key: sum(r.timings.get(key, 0.0) for r in results)
+                  for key in ("separation", "vad", "asr")}
+        peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else 0.0
+        table.add("pipeline", label, seconds, separation_s=stages["separation"],
+                  vad_s=stages["vad"], asr_s=stages["asr"], peak_gpu_gib=peak,
+                  windows=sum(len(r.windows) for r in results))
+
+    def grouped(size: int):
+        groups = [songs[k:k + size] for k in range(0, len(songs), size)]
+        return lambda t: [song for group in t.transcribe_groups(groups) for song in group]
+
+    pipeline_row(f"all songs together ({levers}), float32", "together",
+                 lambda t: t.transcribe_songs(songs))
+    for size in (2, 1):
+        pipeline_row(f"groups of {size}, the next separated beside ({levers}), float32",
+                     f"groups{size}", grouped(size))
+    bf16 = fastest.get(torch.bfloat16, float("inf"))
+    if bf16 < fastest[None]:
+        pipeline_row(f"groups of 2, the next separated beside ({levers}), bf16 Demucs",
+                     "groups2-bf16", grouped(2), torch.bfloat16)
+
+
+def worst_sdr(reference: list[np.ndarray], stems: list[np.ndarray]) -> float:
+    """The lowest SDR (dB) of the songs' stems against their reference stems."""
+    return min(sdr(r, s) for r, s in zip(reference, stems, strict=True))
 
 
 def plain_rows(args, device, songs, table, model) -> None:
-    """openai-whisper's own long-form transcribe() on the mixes, same model and token budget."""
+    """openai-whisper's own long-form transcribe() on the mixes, same model and token budget
+    (its x real time is over the songs it ran on)."""
     import whisper
 
     def run() -> None:
@@ -201,26 +225,28 @@ def plain_rows(args, device, songs, table, model) -> None:
                                    sample_len=args.tokens, beam_size=5)
 
     _, seconds = timed(device, run)
-    table.add("peer", "plain whisper.transcribe(), beam 5, no separation", seconds)
+    audio_s = sum(song.duration for song in songs)
+    table.add("peer", f"plain whisper.transcribe(), beam 5, no separation, on "
+              f"{audio_s / 60:.1f} min", seconds * table.audio_s / audio_s,
+              measured_s=seconds)
 
 
 def peer_rows(args, device, audio_s, table) -> None:
     """The transformers batched-chunk recipe (benchmarks/peer_transformers.py), greedy and
-    beam 5, in fresh processes on the same machine."""
+    beam 5, in a fresh process on the same machine."""
     import subprocess
 
     script = Path(__file__).resolve().parent / "peer_transformers.py"
-    for beams in (1, 5):
-        out = args.json.parent / f"peer_beam{beams}.json"
-        done = subprocess.run([sys.executable, str(script), "--seconds", str(audio_s),
-                               "--model", args.model, "--batch-size", "16", "--beams",
-                               str(beams), "--tokens", str(args.tokens), "--device", device,
-                               "--json", str(out)], capture_output=True, text=True)
-        if done.returncode != 0:
-            print(f"| peer | transformers beam {beams} | failed: {done.stderr[-200:]} |")
-            continue
-        result = json.loads(out.read_text())
-        table.add("peer", f"transformers batched chunks, beam {beams}, batch 16",
+    out = args.json.parent / "peer_transformers.json"
+    done = subprocess.run([sys.executable, str(script), "--seconds", str(audio_s),
+                           "--model", args.model, "--batch-size", "16", "--beams", "1", "5",
+                           "--tokens", str(args.tokens), "--device", device,
+                           "--json", str(out)], capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"| peer | transformers | failed: {done.stderr[-300:]} |", flush=True)
+        return
+    for result in json.loads(out.read_text()):
+        table.add("peer", f"transformers batched chunks, beam {result['beams']}, batch 16",
                   result["wall_s"], peak_gpu_gib=result["peak_gpu_gib"] or 0.0)
 
 
@@ -243,24 +269,28 @@ def baseline(args, device, songs, table, transcriber, separator) -> None:
               stages["separation"])
 
 
-def precision_rows(device, table, separate_all, reference) -> None:
-    """Demucs under bf16 / fp16 autocast: time and SDR against the float32 vocals."""
+def precision_rows(device, table, separate_together, batch, reference) -> dict:
+    """Demucs under bf16 / fp16 autocast (songs together): time and SDR against the float32
+    stems; returns {dtype: seconds} for those that ran."""
+    seconds_by_dtype = {}
     for label, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
         if device != "cuda":
-            return
+            break
         try:
-            separate_all(8, dtype)
-            stems, seconds = timed(device, lambda dtype=dtype: separate_all(8, dtype))
+            separate_together(batch, dtype)
+            stems, seconds = timed(device, lambda dtype=dtype: separate_together(batch, dtype))
         except RuntimeError as error:
             print(f"| separation | {label} autocast | failed: {str(error)[:80]} |")
             continue
-        quality = min(sdr(r, s) for r, s in zip(reference, stems, strict=True))
-        table.add("separation", f"8 per pass + cudnn.benchmark + {label} autocast", seconds,
-                  sdr_db_vs_float32=quality)
+        table.add("separation", f"songs together, {batch} per pass + {label} autocast", seconds,
+                  sdr_db=worst_sdr(reference, stems))
+        seconds_by_dtype[dtype] = seconds
+    return seconds_by_dtype
 
 
-def whisper_rows(args, device, songs, table, model, asr, reference) -> None:
-    """Whisper alone on the windows the RMS-VAD finds in the float32 vocals."""
+def whisper_rows(args, device, songs, table, model, asr, reference) -> int:
+    """Whisper alone on the windows the RMS-VAD finds in the float32 vocals; returns the
+    faster shared batch size."""
     vad = TranscribeOptions().vad
     jobs = []
     for song, vocals in zip(songs, reference, strict=True):
@@ -277,14 +307,19 @@ def whisper_rows(args, device, songs, table, model, asr, reference) -> None:
 
     if not args.quick:
         per_row_rows(device, table, model, asr, jobs, per_song, count)
+    best_size, best_seconds = 16, float("inf")
     for size in (16, 32):
         shared = WindowTranscriber(model, AsrOptions(**{**asr.__dict__, "batch_size": size}))
         shared.transcribe_many(jobs[:2])  # warm: the shapes of a full batch
         _, seconds = timed(device, lambda shared=shared: shared.transcribe_many(jobs))
         table.add("whisper", f"+ songs in shared batches of {size}", seconds)
-    no_words = WindowTranscriber(model, AsrOptions(**{**asr.__dict__, "word_timestamps": False}))
+        if seconds < best_seconds:
+            best_size, best_seconds = size, seconds
+    no_words = WindowTranscriber(model, AsrOptions(**{**asr.__dict__, "batch_size": best_size,
+                                                      "word_timestamps": False}))
     _, seconds = timed(device, lambda: no_words.transcribe_many(jobs))
-    table.add("whisper", "(shared batches of 16 without word timings)", seconds)
+    table.add("whisper", f"(shared batches of {best_size} without word timings)", seconds)
+    return best_size
 
 
 def per_row_rows(device, table, model, asr, jobs, per_song, count) -> None:

@@ -8,7 +8,7 @@ every chunk decodes exactly ``--tokens`` tokens, like ``benchmarks/gpu_pipeline.
 scripts time the same work.  Run both in the same session and compare their "x real time".
 
     python benchmarks/peer_transformers.py --seconds 720 --model large-v2 --batch-size 16 \
-        --beams 5 --tokens 96            # on the GPU machine
+        --beams 1 5 --tokens 96          # on the GPU machine
     python benchmarks/peer_transformers.py --device cpu --model tiny --seconds 60 \
         --batch-size 2 --beams 2 --tokens 8   # a smoke run anywhere
 
@@ -46,7 +46,8 @@ def build_model(name: str, device: str):
                            decoder_start_token_id=PROMPT[0], eos_token_id=50257,
                            pad_token_id=50257)
     torch.manual_seed(0)
-    model = WhisperForConditionalGeneration(config).eval().to(device)
+    with torch.device(device):  # initialised where it runs: 1.5 G parameters are slow on a CPU
+        model = WhisperForConditionalGeneration(config).eval()
     return model.half() if device == "cuda" else model
 
 
@@ -55,7 +56,8 @@ def main() -> None:
     parser.add_argument("--model", default="large-v2", choices=sorted(DIMS))
     parser.add_argument("--seconds", type=float, default=720.0, help="audio to transcribe")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--beams", type=int, default=5)
+    parser.add_argument("--beams", type=int, nargs="+", default=[5],
+                        help="beam sizes, each timed in turn (the model is built once)")
     parser.add_argument("--tokens", type=int, default=96, help="tokens decoded per chunk")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--json", type=Path, default=Path("results/peer_transformers.json"))
@@ -71,7 +73,7 @@ def main() -> None:
     chunks = [audio[i:i + step] for i in range(0, len(audio), step)]
     dtype = next(model.parameters()).dtype
 
-    def run(selected: list[np.ndarray]) -> None:
+    def run(selected: list[np.ndarray], beams: int) -> None:
         for first in range(0, len(selected), args.batch_size):
             batch = selected[first:first + args.batch_size]
             features = extractor(batch, sampling_rate=SAMPLE_RATE, return_tensors="pt")
@@ -81,30 +83,32 @@ def main() -> None:
                 # GenerationMixin's own loop: Whisper's generate() adds long-form and language
                 # logic the recipe does not use; tokens forced to exactly --tokens per chunk.
                 GenerationMixin.generate(model, input_features=inputs, decoder_input_ids=prompt,
-                                         num_beams=args.beams, do_sample=False,
+                                         num_beams=beams, do_sample=False,
                                          max_new_tokens=args.tokens,
                                          min_new_tokens=args.tokens)
 
-    run(chunks[:1])  # warm-up: kernels, allocator
-    if args.device == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    started = time.perf_counter()
-    run(chunks)
-    if args.device == "cuda":
-        torch.cuda.synchronize()
-    wall = time.perf_counter() - started
-    peak = torch.cuda.max_memory_allocated() / 2**30 if args.device == "cuda" else None
-    result = {"model": args.model, "device": args.device, "seconds": args.seconds,
-              "chunks": len(chunks), "batch_size": args.batch_size, "beams": args.beams,
-              "tokens": args.tokens, "wall_s": wall, "x_real_time": args.seconds / wall,
-              "peak_gpu_gib": peak}
-    print(f"transformers batched chunks ({args.model}, beam {args.beams}, batch "
-          f"{args.batch_size}, {args.tokens} tokens/chunk, {args.device}): {wall:.1f} s for "
-          f"{args.seconds / 60:.1f} min = {args.seconds / wall:.1f}x real time"
-          + (f", peak GPU memory {peak:.1f} GiB" if peak is not None else ""))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
+    results = []
+    for beams in args.beams:
+        run(chunks[:1], beams)  # warm-up: kernels, allocator
+        if args.device == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        started = time.perf_counter()
+        run(chunks, beams)
+        if args.device == "cuda":
+            torch.cuda.synchronize()
+        wall = time.perf_counter() - started
+        peak = torch.cuda.max_memory_allocated() / 2**30 if args.device == "cuda" else None
+        results.append({"model": args.model, "device": args.device, "seconds": args.seconds,
+                        "chunks": len(chunks), "batch_size": args.batch_size, "beams": beams,
+                        "tokens": args.tokens, "wall_s": wall,
+                        "x_real_time": args.seconds / wall, "peak_gpu_gib": peak})
+        print(f"transformers batched chunks ({args.model}, beam {beams}, batch "
+              f"{args.batch_size}, {args.tokens} tokens/chunk, {args.device}): {wall:.1f} s for "
+              f"{args.seconds / 60:.1f} min = {args.seconds / wall:.1f}x real time"
+              + (f", peak GPU memory {peak:.1f} GiB" if peak is not None else ""), flush=True)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
