@@ -12,10 +12,8 @@
   one-line reason and the batch goes on.
 - Throughput: models load once; with ``jobs >= 2`` the next song is decoded and separated in a
   background thread while the current one is transcribed; with ``songs_together >= 2`` (the
-  default on a GPU) a few songs go through the models together, sharing their batches, and the
-  next group is decoded, separated and segmented in a background thread (on a CUDA stream of
-  its own) while this one is transcribed (a song that fails there is redone alone, so the
-  failure is its own).
+  default on a GPU) a few songs go through the models together, sharing their batches (a song
+  that fails there is redone alone, so the failure is its own).
 """
 
 from __future__ import annotations
@@ -341,89 +339,44 @@ class BatchRunner:
         return summary
 
     def _run_together(self, todo: Sequence[Job], summary: BatchSummary) -> None:
-        """Groups of ``songs_together`` songs through the transcriber's shared batches.
+        """Groups of ``songs_together`` songs through ``Transcriber.transcribe_songs``.
 
-        While one group is transcribed, the next is claimed, decoded, separated and segmented
-        in a worker thread (on a CUDA stream of its own: ``Transcriber.prepare_songs_beside``),
-        so the GPU separates and decodes at once.  Songs that cannot be decoded fail alone; if
-        a group's shared pass fails (a song that crashes the separator, memory), each song of
-        it is redone alone, so that only the song at fault is reported and the others are
-        done."""
+        Songs that cannot be decoded fail alone; if the group's shared pass fails (a song that
+        crashes the separator, memory), each song of it is redone alone, so that only the song
+        at fault is reported and the others are done."""
         queue = iter(todo)
-        pool = ThreadPoolExecutor(max_workers=1)
-        group: list[tuple[Job, SongLock]] = []
-        following: list[tuple[Job, SongLock]] = []
-        try:
-            with self.reporter.bar("songs", len(todo), "song") as bar:
-                group = self._claim_group(queue, summary, bar)
-                ahead = pool.submit(self._prepare_group, group)
-                while group:
-                    following = self._claim_group(queue, summary, bar)
-                    loaded, prepared = ahead.result()
-                    ahead = pool.submit(self._prepare_group, following)
-                    results = self._shared_results(loaded, prepared)
-                    for k, (job, lock) in enumerate(group):
-                        try:
-                            self._finish(job, loaded[k], summary, results.get(k))
-                        finally:
-                            lock.release()
+        with self.reporter.bar("songs", len(todo), "song") as bar:
+            while True:
+                group: list[tuple[Job, SongLock]] = []
+                for job in queue:
+                    lock = self._claim(job, summary)
+                    if lock is None:
                         bar.update(1)
-                    bar.set_postfix_str(f"{summary.audio_seconds / 60:.1f} min audio")
-                    group, following = following, []
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            for _, lock in group + following:
-                lock.release()
-
-    def _claim_group(self, queue: Iterator[Job], summary: BatchSummary, bar
-                     ) -> list[tuple[Job, SongLock]]:
-        """The next ``songs_together`` songs this run may do (locked), or fewer at the end."""
-        group: list[tuple[Job, SongLock]] = []
-        for job in queue:
-            lock = self._claim(job, summary)
-            if lock is None:
-                bar.update(1)
-                continue
-            group.append((job, lock))
-            if len(group) == self.songs_together:
-                break
-        return group
-
-    def _prepare_group(self, group: Sequence[tuple[Job, SongLock]]
-                       ) -> tuple[list[Prepared], Any]:
-        """Decode a group's songs, each on its own (a bad file fails alone), and, if the
-        transcriber splits its shared pass, do the first half (all but Whisper) for those that
-        decoded; a failure there leaves them to be done alone."""
-        loaded = [self._load(job) for job, _ in group]
-        ready = [k for k, item in enumerate(loaded) if item.error is None]
-        if len(ready) < 2 or not hasattr(self.transcriber, "prepare_songs_beside"):
-            return loaded, None
-        try:
-            return loaded, self.transcriber.prepare_songs_beside(
-                [loaded[k].audio for k in ready])
-        except Exception as exc:  # noqa: BLE001 - redone song by song
-            self.reporter.debug(f"songs together failed ({_one_line(exc, Path())}); doing "
-                                "them one at a time")
-            return loaded, None
-
-    def _shared_results(self, loaded: Sequence[Prepared], prepared: Any) -> dict[int, Any]:
-        """The group's transcripts from its shared batches, by position in the group ({} if the
-        shared pass failed: the songs are then done alone)."""
-        ready = [k for k, item in enumerate(loaded) if item.error is None]
-        if len(ready) < 2:
-            return {}
-        try:
-            if prepared is not None:
-                shared = self.transcriber.finish_songs(prepared)
-            elif hasattr(self.transcriber, "prepare_songs_beside"):
-                return {}  # its first half failed (and said so)
-            else:
-                shared = self.transcriber.transcribe_songs([loaded[k].audio for k in ready])
-        except Exception as exc:  # noqa: BLE001 - redone song by song below
-            self.reporter.debug(f"songs together failed ({_one_line(exc, Path())}); doing "
-                                "them one at a time")
-            return {}
-        return dict(zip(ready, shared, strict=True))
+                        continue
+                    group.append((job, lock))
+                    if len(group) == self.songs_together:
+                        break
+                if not group:
+                    return
+                try:
+                    loaded = [self._load(job) for job, _ in group]
+                    ready = [k for k, item in enumerate(loaded) if item.error is None]
+                    results: dict[int, Any] = {}
+                    if len(ready) > 1:
+                        try:
+                            shared = self.transcriber.transcribe_songs(
+                                [loaded[k].audio for k in ready])
+                            results = dict(zip(ready, shared, strict=True))
+                        except Exception as exc:  # noqa: BLE001 - redone song by song below
+                            self.reporter.debug(f"songs together failed ({_one_line(exc, Path())})"
+                                                "; doing them one at a time")
+                    for k, (job, _) in enumerate(group):
+                        self._finish(job, loaded[k], summary, results.get(k))
+                        bar.update(1)
+                finally:
+                    for _, lock in group:
+                        lock.release()
+                bar.set_postfix_str(f"{summary.audio_seconds / 60:.1f} min audio")
 
     def _load(self, job: Job) -> Prepared:
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,7 +35,7 @@ from alt_cli.options import (
 )
 from alt_cli.phrasing import VoiceEnvelope
 from alt_cli.progress import Reporter
-from alt_cli.runtime import default_cache_dir, own_cuda_stream, resolve_device, set_threads
+from alt_cli.runtime import default_cache_dir, resolve_device, set_threads
 from alt_cli.schema import (
     LyricLine,
     ResolvedModel,
@@ -220,6 +220,9 @@ class Transcriber:
         self.model_name = options.model or default_model(self.device)
         self.cache_dir = options.cache_dir or default_cache_dir()
         self.separator_name = resolve_separator(options.separation)
+        # Threads for the CPU's share of prepare_songs beside the GPU's (0: one after the
+        # other; on a CPU the separator already uses every core).
+        self.cpu_workers = 4 if self.device.startswith("cuda") else 0
         if options.separation.separator == "auto":
             self.reporter.info(f"separator auto -> {self.separator_name}")
         check_language(options.asr.language)
@@ -346,44 +349,32 @@ class Transcriber:
         """
         return self.finish_songs(self.prepare_songs(sources, separated=separated))
 
-    def transcribe_groups(self, groups: Iterable[Sequence[str | Path | SongAudio]]
-                          ) -> Iterator[list[SongTranscript]]:
-        """:meth:`transcribe_songs` for each group in turn, yielded as each is done, with the
-        next group decoded, separated and segmented (:meth:`prepare_songs`) in a worker thread,
-        on a CUDA stream of its own, while Whisper decodes this one.
-
-        Why: separation is a few large convolutions, Whisper's beam search thousands of small
-        kernels launched from Python; one after the other the GPU idles in each, side by side
-        they share it.  The lyrics are the same as :meth:`transcribe_songs` gives each group.
-        """
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = None
-            for group in groups:
-                ahead = pool.submit(self.prepare_songs_beside, group)
-                if pending is not None:
-                    yield self.finish_songs(pending.result())
-                pending = ahead
-            if pending is not None:
-                yield self.finish_songs(pending.result())
-
-    def prepare_songs_beside(self, sources: Sequence[str | Path | SongAudio]
-                             ) -> list[_PreparedSong]:
-        """:meth:`prepare_songs` with its GPU work on a CUDA stream of its own, for a worker
-        thread to run while the main one decodes other songs with Whisper (then
-        :meth:`finish_songs`)."""
-        with own_cuda_stream(self.device):
-            return self.prepare_songs(sources)
-
     def prepare_songs(self, sources: Sequence[str | Path | SongAudio],
                       separated: Sequence[SeparationResult | None] | None = None
                       ) -> list[_PreparedSong]:
         """Everything but Whisper for several songs: decode, separate them together (their
-        segments share the separator's batches), find the vocal windows."""
+        segments share the separator's batches), find the vocal windows.
+
+        With :attr:`cpu_workers` (on a GPU), the CPU's share runs beside the GPU's: each
+        song's music-structure analysis (from the mix alone) in worker threads while the
+        separator runs, then the songs' resampling and VAD side by side.  Why: on an H200 the
+        separation of 12 min takes 4 s and Whisper 2 s, and the structure analysis, done song
+        after song, added seconds more of an idle GPU.  The results are the same either way.
+        """
         songs = [source if isinstance(source, SongAudio) else self.load(source)
                  for source in sources]
-        if separated is None:
-            separated = self.separate_songs(songs)
-        return [self._prepare(song, stems) for song, stems in zip(songs, separated, strict=True)]
+        if not self.cpu_workers:
+            if separated is None:
+                separated = self.separate_songs(songs)
+            return [self._prepare(song, stems) for song, stems in zip(songs, separated,
+                                                                      strict=True)]
+        with ThreadPoolExecutor(max_workers=self.cpu_workers) as pool:
+            changes = [pool.submit(self._music_changes, song) for song in songs]
+            if separated is None:
+                separated = self.separate_songs(songs)
+            done = [pool.submit(self._prepare, song, stems, found.result())
+                    for song, stems, found in zip(songs, separated, changes, strict=True)]
+            return [future.result() for future in done]
 
     def finish_songs(self, prepared: Sequence[_PreparedSong]) -> list[SongTranscript]:
         """Whisper for the windows of songs from :meth:`prepare_songs`, in shared batches, then
@@ -411,9 +402,21 @@ class Transcriber:
             results.append(self._finish(song))
         return results
 
+    def _music_changes(self, song: SongAudio, mix16k: Signal | None = None
+                       ) -> tuple[tuple[float, ...], float]:
+        """Where the song's music changes (section candidates), if the layout uses them, and
+        the seconds that took; `mix16k`: the song's 16-kHz mix, if made already."""
+        if self.options.segmenter == "native" or not self.options.layout.section_changes:
+            return (), 0.0
+        started = time.perf_counter()
+        mix16k = song.mono16k() if mix16k is None else mix16k
+        return tuple(structure_changes(mix16k[0 : len(mix16k)])), time.perf_counter() - started
+
     def _prepare(self, source: str | Path | SongAudio,
-                 separated: SeparationResult | None = None) -> _PreparedSong:
-        """Decode, separate and find the vocal windows of one song (all but Whisper)."""
+                 separated: SeparationResult | None = None,
+                 changes: tuple[tuple[float, ...], float] | None = None) -> _PreparedSong:
+        """Decode, separate and find the vocal windows of one song (all but Whisper);
+        `changes`: its music changes found already (:meth:`_music_changes`)."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
         song = source if isinstance(source, SongAudio) else self.load(source)
@@ -425,12 +428,11 @@ class Transcriber:
             timings["separation"] = separated.seconds
         vocals16k, mix16k, audio16k, asr_input = self.views(song, separated)
         activity = self._vad(vocals16k, mix16k, timings) if vocals16k is not None else None
-        memo_key, changes = None, ()
+        memo_key = None
         if self.options.segmenter != "native":
             memo_key = (song.content_hash, separated.separator if separated else "none",
                         separated.model if separated else "none", self.asr_key)
-            if self.options.layout.section_changes:  # from the 16-kHz mix already made
-                changes = tuple(structure_changes(mix16k[0 : len(mix16k)]))
+        changes, timings["structure"] = changes or self._music_changes(song, mix16k)
         return _PreparedSong(song, separated, audio16k, asr_input, activity, timings, started,
                              memo_key, changes=changes)
 

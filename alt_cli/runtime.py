@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
@@ -108,24 +106,3 @@ def set_threads(threads: int | None) -> None:
     import torch
 
     torch.set_num_threads(threads)
-
-
-@contextmanager
-def own_cuda_stream(device: str) -> Iterator[None]:
-    """Queue the block's GPU work on a CUDA stream of its own, and wait for it at the end.
-
-    Why: a worker thread separating the next songs on the default stream would queue its large
-    convolutions behind (and in front of) the main thread's many small Whisper kernels, which
-    then run strictly in turn; on a stream of its own the GPU interleaves them and fills the
-    gaps the decoder's Python loop leaves.  On a CPU it does nothing.
-    """
-    if not str(device).startswith("cuda"):
-        yield
-        return
-    import torch
-
-    stream = torch.cuda.Stream(device=torch.device(device))
-    stream.wait_stream(torch.cuda.current_stream(torch.device(device)))  # e.g. weights moved
-    with torch.cuda.stream(stream):
-        yield
-    stream.synchronize()

@@ -3,8 +3,6 @@ alone (issues 11 and 13: a 3-min song rarely fills a GPU batch)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from alt_cli.schema import Segment, Window
@@ -96,11 +94,9 @@ def test_transcriber_songs_together_equal_songs_alone(example_song, example_wav,
     assert together[0].lines and not together[1].lines
     assert together[1].notes == alone[1].notes
     assert all("asr" in t.timings for t in (together[0], together[2]))
+    transcriber.cpu_workers = 2  # the GPU's way: structure, resampling, VAD in threads
+    beside = transcriber.transcribe_songs(songs)
+    assert [[(line.start, line.end, line.text) for line in t.lines] for t in beside] == [
+        [(line.start, line.end, line.text) for line in t.lines] for t in alone]
+    assert all("structure" in t.timings for t in beside)
 
-    # Groups with the next one prepared in a worker thread (separated afresh: its own cache).
-    beside = Transcriber(replace(options, cache_dir=tmp_path / "groups"))
-    grouped = list(beside.transcribe_groups([songs[:2], songs[2:]]))
-    assert [len(group) for group in grouped] == [2, 1]
-    assert not any(t.separation_cached for group in grouped for t in group)
-    assert [[(line.start, line.end, line.text) for line in t.lines] for t in sum(grouped, [])
-            ] == [[(line.start, line.end, line.text) for line in t.lines] for t in alone]
