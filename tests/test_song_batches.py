@@ -100,3 +100,18 @@ def test_transcriber_songs_together_equal_songs_alone(example_song, example_wav,
         [(line.start, line.end, line.text) for line in t.lines] for t in alone]
     assert all("structure" in t.timings for t in beside)
 
+
+
+def test_batch_size_default_fills_a_gpu_and_spares_a_cpu():
+    """--batch-size unset: 32 windows per batch where the model sits on a GPU (4 songs'
+    windows in one round), 8 on a CPU; the setting itself stays unset in the options."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from alt_cli.options import AsrOptions
+    from alt_cli.transcription import windows_per_batch
+
+    assert AsrOptions().batch_size is None
+    assert windows_per_batch(SimpleNamespace(device=torch.device("cuda", 0))) == 32
+    assert windows_per_batch(SimpleNamespace(device=torch.device("cpu"))) == 8
