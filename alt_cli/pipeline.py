@@ -9,7 +9,6 @@ audio Whisper hears.  The options themselves are never changed.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -141,7 +140,6 @@ class ModelStore:
         self.reporter = reporter or Reporter(quiet=True)
         self._whisper: dict[tuple[str, str], tuple[object, ResolvedModel | None]] = {}
         self._separators: dict[tuple[SeparatorOptions, str], Separator] = {}
-        self._loading = threading.Lock()
         # Decoded windows by (audio, every setting but the layout): a benchmark's layout
         # variants lay out the same Whisper output instead of decoding it again.
         self.decoded: OrderedDict[tuple[str, ...], tuple] | None = (
@@ -180,15 +178,12 @@ class ModelStore:
         self._whisper[(name, device)] = (model, resolved)
 
     def separator(self, options: SeparatorOptions, device: str) -> Separator:
-        """The separator for these options, loaded on first use (once, whichever of a batch's
-        threads asks first: the worker preparing the next songs or the main one)."""
         key = (options, device)
-        with self._loading:
-            if key not in self._separators:
-                separator = make_separator(options, device)
-                self.reporter.info(f"separator: {separator.name} ({separator.model})")
-                self._separators[key] = separator
-            return self._separators[key]
+        if key not in self._separators:
+            separator = make_separator(options, device)
+            self.reporter.info(f"separator: {separator.name} ({separator.model})")
+            self._separators[key] = separator
+        return self._separators[key]
 
 
 @dataclass
@@ -336,22 +331,17 @@ class Transcriber:
         """
         return self._finish(self._prepare(source, separated))
 
-    def transcribe_songs(self, sources: Sequence[str | Path | SongAudio], *,
-                         separated: Sequence[SeparationResult | None] | None = None
-                         ) -> list[SongTranscript]:
+    def transcribe_songs(self, sources: Sequence[str | Path | SongAudio]) -> list[SongTranscript]:
         """Transcribe several songs with their Whisper windows decoded in shared batches.
 
         Why: on a GPU a decoding step costs about the same for a song's 6 windows as for 16, so
         a few songs at a time take a fraction of the steps.  Each song's lyrics are what
         :meth:`transcribe` gives it alone (see ``WindowTranscriber.transcribe_many``); all the
-        songs are held in memory together, so pass a handful at a time.  `separated`: the
-        songs' separations done ahead of time, one per song.
+        songs are held in memory together, so pass a handful at a time.
         """
-        return self.finish_songs(self.prepare_songs(sources, separated=separated))
+        return self.finish_songs(self.prepare_songs(sources))
 
-    def prepare_songs(self, sources: Sequence[str | Path | SongAudio],
-                      separated: Sequence[SeparationResult | None] | None = None
-                      ) -> list[_PreparedSong]:
+    def prepare_songs(self, sources: Sequence[str | Path | SongAudio]) -> list[_PreparedSong]:
         """Everything but Whisper for several songs: decode, separate them together (their
         segments share the separator's batches), find the vocal windows.
 
@@ -364,14 +354,12 @@ class Transcriber:
         songs = [source if isinstance(source, SongAudio) else self.load(source)
                  for source in sources]
         if not self.cpu_workers:
-            if separated is None:
-                separated = self.separate_songs(songs)
+            separated = self.separate_songs(songs)
             return [self._prepare(song, stems) for song, stems in zip(songs, separated,
                                                                       strict=True)]
         with ThreadPoolExecutor(max_workers=self.cpu_workers) as pool:
             changes = [pool.submit(self._music_changes, song) for song in songs]
-            if separated is None:
-                separated = self.separate_songs(songs)
+            separated = self.separate_songs(songs)
             done = [pool.submit(self._prepare, song, stems, found.result())
                     for song, stems, found in zip(songs, separated, changes, strict=True)]
             return [future.result() for future in done]
