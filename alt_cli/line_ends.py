@@ -94,3 +94,28 @@ def move_pickups(lines: Sequence[LyricLine], language: str | None, min_words: in
                                "".join(word.text for word in kept).strip(), line.section, kept)
                      if kept else LyricLine(0.0, 0.0, "", line.section))
     return [line for line in result if line.text]
+
+
+def join_pickup_lines(lines: Sequence[LyricLine], language: str | None, min_words: int
+                      ) -> list[LyricLine]:
+    """A line that ends on a pickup but cannot hand it over (what stays would be under
+    ``min_words`` words: "Non, je / Voulais pas te mentir") is itself a pickup phrase: it
+    joins the next line when that one is sung within :data:`PICKUP_REACH_S`.  Run before
+    :func:`move_pickups`; languages without a word list are left as they are."""
+    vocabulary = PICKUP_WORDS.get((language or "").split("-")[0])
+    if vocabulary is None:
+        return list(lines)
+    result = list(lines)
+    i = 0
+    while i < len(result) - 1:
+        line, following = result[i], result[i + 1]
+        starts = word_starts(line.words) if line.words and following.words else []
+        if (starts and 0 < len(starts) - 1 < min_words
+                and _is_pickup(line.words[starts[-1]:], vocabulary)
+                and following.start - line.words[starts[-1]].end <= PICKUP_REACH_S):
+            result[i:i + 2] = [LyricLine(line.start, following.end,
+                                         f"{line.text} {_lower_first(following.text)}",
+                                         line.section, line.words + following.words)]
+            continue
+        i += 1
+    return result

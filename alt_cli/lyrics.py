@@ -13,7 +13,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-from alt_cli.line_ends import move_pickups
+from alt_cli.line_ends import join_pickup_lines, move_pickups
+from alt_cli.line_punctuation import split_at_punctuation
 from alt_cli.options import SECTION_GAP, LayoutOptions
 from alt_cli.phrasing import (
     VoiceEnvelope,
@@ -22,6 +23,7 @@ from alt_cli.phrasing import (
     split_phrases,
     split_to_period,
 )
+from alt_cli.repeated_lines import repeat_layout
 from alt_cli.schema import LyricLine, Word
 from alt_cli.song_form import assign_sections_by_form
 
@@ -131,10 +133,11 @@ def layout_lines(
     voice: VoiceEnvelope | None = None,
     changes: Sequence[float] = (),
 ) -> tuple[LyricLine, ...]:
-    """Clean, split at vocal rests (and, given the ``voice`` envelope, at breaths and where a
-    line spans well over the song's line period), join lines too short to be sung lines, order
-    by time and assign sections (also at `changes`, the times where the music changes, when
-    given).
+    """Clean, split at vocal rests (and, given the ``voice`` envelope, at breaths, where a
+    line spans well over the song's line period, and at Whisper's punctuation where the song
+    shows it marks line ends), join lines too short to be sung lines, give a repeated passage
+    its renditions' majority layout, keep pickups off line ends, order by time and assign
+    sections (also at `changes`, the times where the music changes, when given).
 
     With the script filter on and a `language`, words in a script that language is not written
     in are dropped; with the lyrics conventions, lines follow the Jam-ALT guide (see
@@ -157,6 +160,12 @@ def layout_lines(
     if period is not None:
         lines = _cleaned([piece for line in lines
                           for piece in split_to_period(line, voice, period, min_words)])
+    if options.line_punctuation and voice is not None:
+        lines = _cleaned(split_at_punctuation(lines, period, min_words))
+    if options.line_repeats:
+        lines = _cleaned(repeat_layout(lines, min_words))
+    if options.pickup_joins:
+        lines = _cleaned(join_pickup_lines(lines, language, min_words))
     if options.line_pickups:
         lines = _cleaned(move_pickups(lines, language, min_words))
     write = lyrics_conventions if options.lyrics_conventions else (

@@ -355,6 +355,19 @@ class LayoutOptions(Checked):
         "(an article, preposition, conjunction or clitic: 'de', 'the', 'se'): it moves "
         "to the next line (languages fr, es, en, de, it, pt).", "bool",
         negative="--no-line-pickups", shown="on")
+    line_punctuation: bool = setting(
+        True, "--line-punctuation", "Split a line spanning over the song's line spacing at "
+        "Whisper's inner commas, in a song where Whisper's punctuation marks the line ends "
+        "alt is sure of (5 times likelier there than inside lines).", "bool",
+        negative="--no-line-punctuation", shown="on")
+    line_repeats: bool = setting(
+        True, "--line-repeats", "A passage sung several times (a chorus) keeps the line breaks "
+        "most of its renditions have: split where the others split, joined where they sing "
+        "it as one line.", "bool", negative="--no-line-repeats", shown="on")
+    pickup_joins: bool = setting(
+        True, "--pickup-joins", "A line that ends on a pickup word but would be too short "
+        "without it ('Non, je') joins the next line.", "bool", negative="--no-pickup-joins",
+        shown="on")
     line_capitals: bool = setting(
         True, "--line-capitals", "A capital at each line's first letter, as written lyrics "
         "have (Whisper capitalises sentences, not the lines cut inside them).", "bool",
