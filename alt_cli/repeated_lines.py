@@ -39,11 +39,21 @@ def _word_keys(line: LyricLine) -> list[tuple[str, int]]:
     return [(key, index) for index, key in enumerate(keys) if key]
 
 
-def _same(a: str, b: str) -> bool:
-    if not (a and b) or min(len(a), len(b)) < LENGTH_SHARE * max(len(a), len(b)):
-        return False
-    match = SequenceMatcher(None, a, b, autojunk=False)
-    return match.quick_ratio() >= SAME_LINE and match.ratio() >= SAME_LINE
+class _Renditions:
+    """Whether two texts are renditions of one passage, each pair of texts compared once (a
+    chorus recognised identically several times is one comparison, not one per rendition)."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], bool] = {}
+
+    def __call__(self, a: str, b: str) -> bool:
+        if not (a and b) or min(len(a), len(b)) < LENGTH_SHARE * max(len(a), len(b)):
+            return False
+        key = (a, b) if a <= b else (b, a)
+        if key not in self._known:
+            match = SequenceMatcher(None, *key, autojunk=False)
+            self._known[key] = match.quick_ratio() >= SAME_LINE and match.ratio() >= SAME_LINE
+        return self._known[key]
 
 
 def _split_word(words: list[str], first: list[str], second: list[str]) -> int | None:
@@ -81,14 +91,16 @@ def repeat_layout(lines: Sequence[LyricLine], min_words: int) -> list[LyricLine]
     pairs = {j: " ".join(words[j] + words[j + 1]) for j in range(len(lines) - 1)
              if len(words[j]) >= min_words and len(words[j + 1]) >= min_words}
 
+    same = _Renditions()
+
     def whole(text: str, skip: Sequence[int]) -> int:
-        return sum(1 for m, other in enumerate(texts) if m not in skip and _same(text, other))
+        return sum(1 for m, other in enumerate(texts) if m not in skip and same(text, other))
 
     splits: dict[int, int] = {}
     for i, text in enumerate(texts):
         if len(words[i]) < 2 * min_words:
             continue
-        split = [j for j, pair in pairs.items() if i not in (j, j + 1) and _same(text, pair)]
+        split = [j for j, pair in pairs.items() if i not in (j, j + 1) and same(text, pair)]
         if not split or len(split) < 1 + whole(text, (i,)):
             continue
         j = max(split, key=lambda j: SequenceMatcher(None, text, pairs[j],
@@ -96,10 +108,14 @@ def repeat_layout(lines: Sequence[LyricLine], min_words: int) -> list[LyricLine]
         word = _split_word(words[i], words[j], words[j + 1])
         if word is not None and min_words <= word <= len(words[i]) - min_words:
             splits[i] = keyed[i][word][1]
-    joins = {j for j, pair in pairs.items()
-             if j not in splits and j + 1 not in splits
-             and whole(pair, (j, j + 1)) > 1 + sum(
-                 1 for k, other in pairs.items() if abs(k - j) > 1 and _same(pair, other))}
+    joins: set[int] = set()
+    for j, pair in pairs.items():
+        if j in splits or j + 1 in splits:
+            continue
+        singles = whole(pair, (j, j + 1))  # renditions sung as one line: few, so first
+        if singles > 1 and singles > 1 + sum(
+                1 for k, other in pairs.items() if abs(k - j) > 1 and same(pair, other)):
+            joins.add(j)
     result: list[LyricLine] = []
     i = 0
     while i < len(lines):
