@@ -55,7 +55,7 @@ def _is_pickup(pieces: Sequence[Word], vocabulary: frozenset[str]) -> bool:
     return len(letters) == 1 and letters[0] in vocabulary
 
 
-def _lower_first(text: str) -> str:
+def lower_first(text: str) -> str:
     """A line start written by Whisper, now inside a line: its sentence capital goes, unless
     the word is all capitals or English "I"."""
     stripped = text.lstrip()
@@ -88,7 +88,7 @@ def move_pickups(lines: Sequence[LyricLine], language: str | None, min_words: in
         moved, kept = line.words[cut:], line.words[:cut]
         moved_text = "".join(word.text for word in moved).strip()
         result[i + 1] = LyricLine(moved[0].start, following.end,
-                                  f"{moved_text} {_lower_first(following.text)}",
+                                  f"{moved_text} {lower_first(following.text)}",
                                   following.section, moved + following.words)
         result[i] = (LyricLine(kept[0].start, kept[-1].end,
                                "".join(word.text for word in kept).strip(), line.section, kept)
@@ -114,7 +114,7 @@ def join_pickup_lines(lines: Sequence[LyricLine], language: str | None, min_word
                 and _is_pickup(line.words[starts[-1]:], vocabulary)
                 and following.start - line.words[starts[-1]].end <= PICKUP_REACH_S):
             result[i:i + 2] = [LyricLine(line.start, following.end,
-                                         f"{line.text} {_lower_first(following.text)}",
+                                         f"{line.text} {lower_first(following.text)}",
                                          line.section, line.words + following.words)]
             continue
         i += 1

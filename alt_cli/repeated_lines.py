@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from difflib import SequenceMatcher
 
+from alt_cli.line_ends import lower_first
 from alt_cli.phrasing import word_starts
 from alt_cli.schema import LyricLine
 from alt_cli.song_form import SAME_LINE
@@ -71,7 +72,9 @@ def _split_word(words: list[str], first: list[str], second: list[str]) -> int | 
 
 
 def _joined(a: LyricLine, b: LyricLine) -> LyricLine:
-    return LyricLine(a.start, b.end, f"{a.text} {b.text}", a.section, a.words + b.words)
+    """One line of two; the second's sentence capital, now mid-line, goes."""
+    return LyricLine(a.start, b.end, f"{a.text} {lower_first(b.text)}", a.section,
+                     a.words + b.words)
 
 
 def _split(line: LyricLine, word: int) -> list[LyricLine]:

@@ -84,7 +84,7 @@ def test_the_majority_of_renditions_decides_and_lookalike_halves_do_not_count():
                   "DJ ponga el perreo", "Todo el mundo puesto pa guayeteo", chorus])
     laid = repeat_layout(lines, min_words=2)
     # Three renditions sing it as one line, one as two: that one is joined, none split.
-    assert texts(laid)[4] == "DJ ponga el perreo Todo el mundo puesto pa guayeteo"
+    assert texts(laid)[4] == "DJ ponga el perreo todo el mundo puesto pa guayeteo"
     assert len(laid) == len(lines) - 1
     # A line that is only the first half of another is not a rendition of it.
     halves = song(["Et j'ai plus quoi faire maintenant", "Que des regrets",
