@@ -7,7 +7,7 @@ seulement que tu reviennes" the second time, one line the first.  Each rendition
 for the passage's layout, so the passage takes the majority's: a line that is sung elsewhere
 as two consecutive lines is split the same way when at least as many renditions split it as
 sing it whole (a tie splits: a breath heard once is a breath), and two consecutive lines that
-the song sings more often as one line are joined.
+the song sings more often as one line are joined (unless a bar's rest lies between them).
 
 Renditions are matched on their text (recognition errors differ between them): two passages
 are the same when their letters agree as much as two renditions of a line do
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from difflib import SequenceMatcher
 
 from alt_cli.line_ends import lower_first
-from alt_cli.phrasing import word_starts
+from alt_cli.phrasing import ISOLATING_REST, word_starts
 from alt_cli.schema import LyricLine
 from alt_cli.song_form import SAME_LINE
 
@@ -113,8 +113,9 @@ def repeat_layout(lines: Sequence[LyricLine], min_words: int) -> list[LyricLine]
             splits[i] = keyed[i][word][1]
     joins: set[int] = set()
     for j, pair in pairs.items():
-        if j in splits or j + 1 in splits:
-            continue
+        if j in splits or j + 1 in splits or (
+                lines[j + 1].start - lines[j].end >= ISOLATING_REST):
+            continue  # (a bar's rest between them: two lines, whatever the others do)
         singles = whole(pair, (j, j + 1))  # renditions sung as one line: few, so first
         if singles > 1 and singles > 1 + sum(
                 1 for k, other in pairs.items() if abs(k - j) > 1 and same(pair, other)):

@@ -90,6 +90,11 @@ def test_the_majority_of_renditions_decides_and_lookalike_halves_do_not_count():
     halves = song(["Et j'ai plus quoi faire maintenant", "Que des regrets",
                    "Et j'ai plus quoi faire maintenant que des regrets"])
     assert len(repeat_layout(halves, min_words=2)) == 4
+    # Two lines with a bar's rest between them stay two, whatever the other renditions do.
+    apart = song([chorus, chorus, "DJ ponga el perreo"]) + song(
+        ["Todo el mundo puesto pa guayeteo"])
+    apart[3] = sung(apart[3].text, apart[2].end + 2.0)
+    assert len(repeat_layout(apart, min_words=2)) == 4
     lone = song(["Et j'ai plus quoi faire maintenant", "Que des regrets", "Rien d'autre ici"])
     assert repeat_layout(lone, min_words=2) == lone
 
