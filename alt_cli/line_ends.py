@@ -100,8 +100,10 @@ def join_pickup_lines(lines: Sequence[LyricLine], language: str | None, min_word
                       ) -> list[LyricLine]:
     """A line that ends on a pickup but cannot hand it over (what stays would be under
     ``min_words`` words: "Non, je / Voulais pas te mentir") is itself a pickup phrase: it
-    joins the next line when that one is sung within :data:`PICKUP_REACH_S`.  Run before
-    :func:`move_pickups`; languages without a word list are left as they are."""
+    joins the next line when that one is sung within :data:`PICKUP_REACH_S`.  Run after
+    :func:`move_pickups`, whose moves cascade ("el de / acuerdo la / crisis" gives "el /
+    de acuerdo / la crisis"): a line is joined only if it still ends on a pickup then.
+    Languages without a word list are left as they are."""
     vocabulary = PICKUP_WORDS.get((language or "").split("-")[0])
     if vocabulary is None:
         return list(lines)

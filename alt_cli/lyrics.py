@@ -164,10 +164,10 @@ def layout_lines(
         lines = _cleaned(split_at_punctuation(lines, period, min_words))
     if options.line_repeats:
         lines = _cleaned(repeat_layout(lines, min_words))
-    if options.pickup_joins:
-        lines = _cleaned(join_pickup_lines(lines, language, min_words))
     if options.line_pickups:
         lines = _cleaned(move_pickups(lines, language, min_words))
+    if options.pickup_joins:  # after the moves: a pickup handed on may make a line whole
+        lines = _cleaned(join_pickup_lines(lines, language, min_words))
     write = lyrics_conventions if options.lyrics_conventions else (
         capitalise_line if options.line_capitals else None)
     if write is not None:

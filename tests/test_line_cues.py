@@ -16,8 +16,8 @@ from alt_cli.schema import LyricLine, Word
 
 
 def sung(text: str, start: float, step: float = 0.3) -> LyricLine:
-    """A line with one 0.25-s word every ``step`` seconds."""
-    words = tuple(Word((" " if i else "") + token, start + i * step, start + i * step + 0.25)
+    """A line with one 0.25-s word every ``step`` seconds, each with Whisper's leading space."""
+    words = tuple(Word(" " + token, start + i * step, start + i * step + 0.25)
                   for i, token in enumerate(text.split()))
     return LyricLine(words[0].start, words[-1].end, text, 0, words)
 
@@ -123,3 +123,11 @@ def test_layout_runs_the_three_levers_by_default_and_each_turns_off():
     assert texts(layout_lines(joined, language="fr")) == ["Non, je voulais pas te mentir"]
     assert texts(layout_lines(joined, options=off, language="fr")) == [
         "Non, je", "Voulais pas te mentir"]
+
+
+def test_pickups_move_first_and_only_a_line_still_ending_on_one_joins():
+    # "de" moves on, making "de acuerdo La" three words: its "La" can move on in turn, so
+    # nothing is joined (joining "acuerdo La" first would glue the phrase "crisis" to it).
+    lines = song(["Y palpita en el de", "acuerdo La", "crisis es muy extraña"])
+    assert texts(layout_lines(lines, language="es")) == [
+        "Y palpita en el", "De acuerdo", "La crisis es muy extraña"]
