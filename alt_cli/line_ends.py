@@ -47,6 +47,16 @@ _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _ASKS = ("?", "!")  # "qui ?": a question ends on its pronoun
 
 
+def _vocabulary(language: str | None) -> frozenset[str] | None:
+    return PICKUP_WORDS.get((language or "").split("-")[0])
+
+
+def joined_lines(first: LyricLine, second: LyricLine) -> LyricLine:
+    """One line of two consecutive ones; the second's sentence capital, now mid-line, goes."""
+    return LyricLine(first.start, second.end, f"{first.text} {lower_first(second.text)}",
+                     first.section, first.words + second.words)
+
+
 def _is_pickup(pieces: Sequence[Word], vocabulary: frozenset[str]) -> bool:
     text = "".join(word.text for word in pieces).strip()
     if not text or text.endswith(_ASKS):
@@ -71,7 +81,7 @@ def move_pickups(lines: Sequence[LyricLine], language: str | None, min_words: in
     is sung within :data:`PICKUP_REACH_S` of it and the line keeps ``min_words`` words (a
     one-word line that is a pickup joins the next one).  Lines without word timings stay as
     they are."""
-    vocabulary = PICKUP_WORDS.get((language or "").split("-")[0])
+    vocabulary = _vocabulary(language)
     if vocabulary is None:
         return list(lines)
     result = list(lines)
@@ -104,7 +114,7 @@ def join_pickup_lines(lines: Sequence[LyricLine], language: str | None, min_word
     :func:`move_pickups`, whose moves cascade ("el de / acuerdo la / crisis" gives "el /
     de acuerdo / la crisis"): a line is joined only if it still ends on a pickup then.
     Languages without a word list are left as they are."""
-    vocabulary = PICKUP_WORDS.get((language or "").split("-")[0])
+    vocabulary = _vocabulary(language)
     if vocabulary is None:
         return list(lines)
     result = list(lines)
@@ -115,9 +125,7 @@ def join_pickup_lines(lines: Sequence[LyricLine], language: str | None, min_word
         if (starts and 0 < len(starts) - 1 < min_words
                 and _is_pickup(line.words[starts[-1]:], vocabulary)
                 and following.start - line.words[starts[-1]].end <= PICKUP_REACH_S):
-            result[i:i + 2] = [LyricLine(line.start, following.end,
-                                         f"{line.text} {lower_first(following.text)}",
-                                         line.section, line.words + following.words)]
+            result[i:i + 2] = [joined_lines(line, following)]
             continue
         i += 1
     return result

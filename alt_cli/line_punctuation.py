@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alt_cli.phrasing import CLAUSE_MARKS, word_starts
-from alt_cli.schema import LyricLine, Word
+from alt_cli.phrasing import ends_clause, words_line, written_words
+from alt_cli.schema import LyricLine
 
 # A mark must be this many times likelier at the song's known line ends than inside its lines.
 # (On the dev songs the ratio is 0.9 to 3 where Whisper's commas are scattered and 7 to 50
@@ -29,27 +29,17 @@ MIN_LIKELIHOOD_RATIO = 5.0
 PSEUDO_COUNT = 0.5
 
 
-def _marked(words: Sequence[Word]) -> bool:
-    return "".join(word.text for word in words).rstrip()[-1:] in CLAUSE_MARKS
-
-
-def _written_words(line: LyricLine) -> list[tuple[Word, ...]]:
-    """The line's written words, each the tuple of Whisper's pieces it was decoded as."""
-    bounds = [*word_starts(line.words), len(line.words)]
-    return [line.words[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
-
-
 def punctuation_likelihood_ratio(lines: Sequence[LyricLine]) -> float:
     """P(mark | a line end) / P(mark | inside a line) over the song's lines with words."""
     ends = marked_ends = inner = marked_inner = 0
     timed = [line for line in lines if line.words]
     for i, line in enumerate(timed):
-        words = _written_words(line)
+        words = written_words(line.words)
         inner += len(words) - 1
-        marked_inner += sum(_marked(word) for word in words[:-1])
+        marked_inner += sum(ends_clause(word[-1]) for word in words[:-1])
         if i + 1 < len(timed):
             ends += 1
-            marked_ends += _marked(words[-1])
+            marked_ends += ends_clause(words[-1][-1])
     at_ends = (marked_ends + PSEUDO_COUNT) / (ends + 2 * PSEUDO_COUNT)
     inside = (marked_inner + PSEUDO_COUNT) / (inner + 2 * PSEUDO_COUNT)
     return at_ends / inside
@@ -65,18 +55,15 @@ def split_at_punctuation(lines: Sequence[LyricLine], period: float | None, min_w
         return list(lines)
     result: list[LyricLine] = []
     for line in lines:
-        words = _written_words(line) if line.words else []
+        words = written_words(line.words) if line.words else []
         if line.end - line.start <= period or len(words) < 2 * min_words:
             result.append(line)
             continue
         cuts: list[int] = []
         for k in range(min_words, len(words) - min_words + 1):
-            if _marked(words[k - 1]) and (not cuts or k - cuts[-1] >= min_words):
+            if ends_clause(words[k - 1][-1]) and (not cuts or k - cuts[-1] >= min_words):
                 cuts.append(k)
         bounds = [0, *cuts, len(words)]
-        for a, b in zip(bounds, bounds[1:], strict=False):
-            pieces = tuple(piece for word in words[a:b] for piece in word)
-            result.append(LyricLine(pieces[0].start, pieces[-1].end,
-                                    "".join(piece.text for piece in pieces).strip(),
-                                    line.section, pieces))
+        result.extend(words_line([piece for word in words[a:b] for piece in word], line.section)
+                      for a, b in zip(bounds, bounds[1:], strict=False))
     return result

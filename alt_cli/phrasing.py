@@ -79,7 +79,8 @@ class VoiceEnvelope:
         return longest * self.hop_seconds
 
 
-def _piece(words: Sequence[Word], section: int) -> LyricLine:
+def words_line(words: Sequence[Word], section: int) -> LyricLine:
+    """A line made of these timed words (a piece of a longer line), its text rebuilt."""
     return LyricLine(words[0].start, words[-1].end, "".join(w.text for w in words).strip(),
                      section, tuple(words))
 
@@ -90,12 +91,18 @@ def word_starts(words: Sequence[Word]) -> list[int]:
     return [i for i, word in enumerate(words) if i == 0 or word.text[:1].isspace()]
 
 
+def written_words(words: Sequence[Word]) -> list[tuple[Word, ...]]:
+    """The written words, each the tuple of Whisper's pieces it was decoded as."""
+    bounds = [*word_starts(words), len(words)]
+    return [tuple(words[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
 def word_count(words: Sequence[Word]) -> int:
     """Written words: a piece Whisper split off a word ("'on" after "qu") does not count."""
     return len(word_starts(words))
 
 
-def _ends_clause(word: Word) -> bool:
+def ends_clause(word: Word) -> bool:
     """Whisper wrote punctuation after this word: its own hint of a phrase end."""
     return word.text.rstrip()[-1:] in CLAUSE_MARKS
 
@@ -113,7 +120,7 @@ def split_phrases(line: LyricLine, voice: VoiceEnvelope, breath: float | None,
     level = float(np.median(voice.frames(line.start, line.end))) if line.end > line.start else 0
     pairs = list(zip(words, words[1:], strict=False))
     breaths = [voice.breath(a, b, level) for a, b in pairs]
-    clauses = [_ends_clause(a) for a, _ in pairs]
+    clauses = [ends_clause(a) for a, _ in pairs]
     gaps = [b.start - a.end for a, b in pairs]
     candidates = [i for i in range(len(words) - 1) if words[i + 1].text[:1].isspace()
                   and word_count(words[:i + 1]) >= min_words
@@ -124,7 +131,8 @@ def split_phrases(line: LyricLine, voice: VoiceEnvelope, breath: float | None,
     too_long = max_words is not None and word_count(words) > max_words
     if not (breath is not None and breaths[best] >= breath) and not too_long:
         return [line]
-    head, tail = _piece(words[:best + 1], line.section), _piece(words[best + 1:], line.section)
+    head = words_line(words[:best + 1], line.section)
+    tail = words_line(words[best + 1:], line.section)
     return [*split_phrases(head, voice, breath, max_words, min_words),
             *split_phrases(tail, voice, breath, max_words, min_words)]
 
@@ -183,7 +191,7 @@ def split_to_period(line: LyricLine, voice: VoiceEnvelope, period: float, min_wo
     cuts = word_starts(words)[1:]
     evidence = {i: BREATH_WEIGHT * voice.breath(words[i - 1], words[i], level)
                 + GAP_WEIGHT * max(0.0, words[i].start - words[i - 1].end)
-                + PUNCTUATION_WEIGHT * _ends_clause(words[i - 1]) for i in cuts}
+                + PUNCTUATION_WEIGHT * ends_clause(words[i - 1]) for i in cuts}
     points = [0, *cuts, len(words)]
     best: dict[int, tuple[float, int]] = {0: (0.0, 0)}  # cut -> (cost so far, previous cut)
     for j in points[1:]:
@@ -207,4 +215,5 @@ def split_to_period(line: LyricLine, voice: VoiceEnvelope, period: float, min_wo
     while bounds[-1]:
         bounds.append(best[bounds[-1]][1])
     bounds.reverse()
-    return [_piece(words[a:b], line.section) for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [words_line(words[a:b], line.section)
+            for a, b in zip(bounds, bounds[1:], strict=False)]

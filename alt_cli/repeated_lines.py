@@ -20,8 +20,8 @@ import re
 from collections.abc import Sequence
 from difflib import SequenceMatcher
 
-from alt_cli.line_ends import lower_first
-from alt_cli.phrasing import ISOLATING_REST, word_starts
+from alt_cli.line_ends import joined_lines
+from alt_cli.phrasing import ISOLATING_REST, word_starts, words_line, written_words
 from alt_cli.schema import LyricLine
 from alt_cli.song_form import SAME_LINE
 
@@ -34,9 +34,8 @@ _NOT_LETTERS = re.compile(r"[^\w']+")
 def _word_keys(line: LyricLine) -> list[tuple[str, int]]:
     """The line's written words, lower case, without punctuation, each with its index among
     the written words (a word of punctuation alone has no key)."""
-    bounds = [*word_starts(line.words), len(line.words)]
-    keys = (_NOT_LETTERS.sub("", "".join(w.text for w in line.words[a:b]).lower())
-            for a, b in zip(bounds, bounds[1:], strict=False))
+    keys = (_NOT_LETTERS.sub("", "".join(w.text for w in word).lower())
+            for word in written_words(line.words))
     return [(key, index) for index, key in enumerate(keys) if key]
 
 
@@ -71,16 +70,10 @@ def _split_word(words: list[str], first: list[str], second: list[str]) -> int | 
     return None
 
 
-def _joined(a: LyricLine, b: LyricLine) -> LyricLine:
-    """One line of two; the second's sentence capital, now mid-line, goes."""
-    return LyricLine(a.start, b.end, f"{a.text} {lower_first(b.text)}", a.section,
-                     a.words + b.words)
-
-
 def _split(line: LyricLine, word: int) -> list[LyricLine]:
     cut = word_starts(line.words)[word]
-    return [LyricLine(ws[0].start, ws[-1].end, "".join(w.text for w in ws).strip(),
-                      line.section, ws) for ws in (line.words[:cut], line.words[cut:])]
+    return [words_line(line.words[:cut], line.section),
+            words_line(line.words[cut:], line.section)]
 
 
 def repeat_layout(lines: Sequence[LyricLine], min_words: int) -> list[LyricLine]:
@@ -123,8 +116,8 @@ def repeat_layout(lines: Sequence[LyricLine], min_words: int) -> list[LyricLine]
     result: list[LyricLine] = []
     i = 0
     while i < len(lines):
-        if i in joins and i + 1 < len(lines):
-            result.append(_joined(lines[i], lines[i + 1]))
+        if i in joins:  # (a pair's first line: never the last line)
+            result.append(joined_lines(lines[i], lines[i + 1]))
             i += 2
             continue
         result.extend(_split(lines[i], splits[i]) if i in splits else [lines[i]])
