@@ -319,7 +319,7 @@ class AsrOptions(Checked):
 
 @dataclass(frozen=True)
 class LayoutOptions(Checked):
-    """How recognised text is laid out as lyrics (see :mod:`alt_cli.lyrics`)."""
+    """How recognised text is laid out as lyrics (see :mod:`alt_cli.layout`)."""
 
     section_gap: float = setting(SECTION_GAP, "--section-gap",
                                  "Seconds of vocal rest that start a new section (blank line).",
@@ -334,7 +334,7 @@ class LayoutOptions(Checked):
         True, "--script-filter", "Drop words written in a script the song's language does not "
         "use (Cyrillic or CJK letters in a Spanish song come from high-temperature samples).",
         "bool", negative="--no-script-filter", shown="on")
-    # Sung phrases inside Whisper's segments (see alt_cli/phrasing.py).
+    # Sung phrases inside Whisper's segments (see alt_cli/layout/phrasing.py).
     line_breath: float | None = setting(
         0.3, "--line-breath", "A breath this many seconds long between two words ends a "
         "line (the separated vocals dip 10 dB under the phrase); off = lines end at Whisper's "

@@ -21,9 +21,9 @@ from whisper.tokenizer import LANGUAGES
 
 from alt_cli.audio import SongAudio, load_song, stereo_to_mono16k, whisper_input
 from alt_cli.fileio import ensure_writable_dir
-from alt_cli.lyrics import layout_lines
+from alt_cli.layout import LayoutCues, VoiceEnvelope, lay_out
+from alt_cli.layout.music_structure import structure_changes
 from alt_cli.models import load_whisper
-from alt_cli.music_structure import structure_changes
 from alt_cli.options import (
     DEFAULT_ASR_INPUT,
     LayoutOptions,
@@ -32,7 +32,6 @@ from alt_cli.options import (
     TranscribeOptions,
     settings_key,
 )
-from alt_cli.phrasing import VoiceEnvelope
 from alt_cli.progress import Reporter
 from alt_cli.runtime import default_cache_dir, resolve_device, set_threads
 from alt_cli.schema import (
@@ -513,8 +512,9 @@ class Transcriber:
             if activity.voiced_fraction(seg.start, seg.end) >= floor
         ]
         voice = VoiceEnvelope(activity.envelope, activity.hop_seconds, self.options.vad.offset)
-        lines = layout_lines(raw, activity.rests(), self.options.layout, language, voice,
-                             changes)
+        cues = LayoutCues(language, tuple(activity.rests()), voice, tuple(changes),
+                          self.options.layout)
+        lines = lay_out(raw, cues)
         notes = () if lines else ("no lyrics recognised in the vocal segments",)
         return language, probability, decoded, lines, notes
 
@@ -529,6 +529,6 @@ class Transcriber:
         probability = 1.0 if self.options.asr.language else 0.0
         timings["asr"] = time.perf_counter() - started
         raw = [LyricLine(s.start, s.end, s.text, 0, s.words) for s in segments]
-        rests = activity.rests() if activity else []
-        lines = layout_lines(raw, rests, self.options.layout, language)
+        rests = tuple(activity.rests()) if activity else ()
+        lines = lay_out(raw, LayoutCues(language, rests, options=self.options.layout))
         return language, probability, (), lines, ()

@@ -11,7 +11,7 @@ from whisper.decoding import DecodingResult
 from alt_cli.audio import whisper_input
 from alt_cli.bench.configs import BenchConfig, expand_configs, parse_variant
 from alt_cli.errors import AltError
-from alt_cli.lyrics import drop_foreign_words, layout_lines, lyrics_conventions
+from alt_cli.layout.cleaning import drop_foreign_words, lyrics_conventions
 from alt_cli.options import (
     AsrOptions,
     LayoutOptions,
@@ -22,6 +22,7 @@ from alt_cli.options import (
 from alt_cli.schema import LyricLine, Segment, Window, Word, voiced_fraction
 from alt_cli.segmentation import merge_windows
 from alt_cli.transcription import WindowTranscriber, window_audio
+from tests.layout_helpers import layout_lines
 
 
 def _line(text: str) -> LyricLine:

@@ -8,9 +8,12 @@ import pytest
 from alt_cli.fileio import atomic_write, atomic_write_text
 from alt_cli.formats import render_lrc, render_srt, render_txt, render_vtt
 from alt_cli.karaoke import render_ass, render_elrc
-from alt_cli.lyrics import assign_sections, clean_text, layout_lines, split_at_rests
+from alt_cli.layout.cleaning import clean_text
+from alt_cli.layout.phrasing import split_at_rests
+from alt_cli.layout.sections import assign_sections
 from alt_cli.options import LayoutOptions
 from alt_cli.schema import LyricLine, Word
+from tests.layout_helpers import layout_lines
 from tests.lyrics_files import parse_cues, parse_lrc
 
 LINES = [

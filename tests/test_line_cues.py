@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alt_cli.line_ends import join_pickup_lines
-from alt_cli.line_punctuation import punctuation_likelihood_ratio, split_at_punctuation
-from alt_cli.lyrics import layout_lines
+from alt_cli.layout import VoiceEnvelope
+from alt_cli.layout.phrasing import line_period
+from alt_cli.layout.pickups import join_pickup_lines
+from alt_cli.layout.punctuation import punctuation_likelihood_ratio, split_at_punctuation
+from alt_cli.layout.repeats import repeat_layout
 from alt_cli.options import LayoutOptions
-from alt_cli.phrasing import VoiceEnvelope, line_period
-from alt_cli.repeated_lines import repeat_layout
 from alt_cli.schema import LyricLine, Word
+from tests.layout_helpers import layout_lines
 
 
 def sung(text: str, start: float, step: float = 0.3) -> LyricLine:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from alt_cli.line_ends import move_pickups
-from alt_cli.lyrics import layout_lines
+from alt_cli.layout.pickups import move_pickups
 from alt_cli.options import LayoutOptions
 from alt_cli.schema import LyricLine, Word
+from tests.layout_helpers import layout_lines
 
 
 def _line(text: str, start: float, step: float = 0.4) -> LyricLine:

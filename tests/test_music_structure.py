@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from alt_cli.lyrics import assign_sections
-from alt_cli.music_structure import repetition_novelty, structure_changes
+from alt_cli.layout.music_structure import repetition_novelty, structure_changes
+from alt_cli.layout.sections import assign_sections, change_boundaries
 from alt_cli.schema import LyricLine, Word
-from alt_cli.song_form import change_boundaries
 
 SR = 16000
 
@@ -99,7 +98,7 @@ def test_a_change_opens_its_section_where_a_repeated_block_starts_or_ends_if_one
     lines = [_line(0, 4, "the verse begins here"), _line(4.2, 8, "oh my love come home"),
              _line(8.9, 12, "never let me go now"), _line(12.1, 16, "another verse line"),
              _line(16.2, 20, "oh my love come home"), _line(20.2, 24, "never let me go now")]
-    from alt_cli.song_form import repeat_boundaries
+    from alt_cli.layout.sections import repeat_boundaries
 
     repeats = repeat_boundaries(lines)
     assert 3 in repeats and 2 not in repeats

@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alt_cli.lyrics import layout_lines
-from alt_cli.options import LayoutOptions
-from alt_cli.phrasing import (
-    VoiceEnvelope,
+from alt_cli.layout import VoiceEnvelope
+from alt_cli.layout.lines import word_count
+from alt_cli.layout.phrasing import (
     line_period,
     merge_short_lines,
     split_phrases,
     split_to_period,
-    word_count,
 )
+from alt_cli.options import LayoutOptions
 from alt_cli.schema import LyricLine, Word
+from tests.layout_helpers import layout_lines
 
 HOP = 0.02
 
@@ -117,8 +117,7 @@ def test_pieces_of_one_written_word_stay_on_one_line():
 
 
 def test_a_repeated_block_of_lines_is_a_section_in_both_places():
-    from alt_cli.lyrics import assign_sections
-    from alt_cli.song_form import repeat_boundaries
+    from alt_cli.layout.sections import assign_sections, repeat_boundaries
 
     sung = ["Walking down the road", "Thinking of you", "Oh la la my love",
             "Never let me go", "Another verse begins", "The story carries on",

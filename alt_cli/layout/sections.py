@@ -13,41 +13,22 @@ the music opens its section when several line starts lie near it (:func:`change_
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
-from difflib import SequenceMatcher
 
-from alt_cli.music_structure import PICKUP_S
+from alt_cli.layout.cues import LayoutCues
+from alt_cli.layout.lines import line_key, same_key
+from alt_cli.layout.music_structure import PICKUP_S
+from alt_cli.options import SECTION_GAP
 from alt_cli.schema import LyricLine
 
-SAME_LINE = 0.75  # similarity of two recognised lines that are the same sung line
 MIN_BLOCK_LINES = 2  # one repeated line is a refrain inside a section, not a section
-_LETTERS = re.compile(r"[^\w']+")
-
-
-def _key(text: str) -> str:
-    return _LETTERS.sub(" ", text.lower()).strip()
-
-
-def same_line(a: str, b: str) -> bool:
-    """Two recognised lines that are (nearly) the same words."""
-    return _same_key(_key(a), _key(b))
-
-
-def _same_key(a: str, b: str) -> bool:
-    if not (a and b):
-        return False
-    match = SequenceMatcher(None, a, b, autojunk=False)
-    # The cheap upper bounds first: a song of hundreds of lines compares every pair.
-    return (match.real_quick_ratio() >= SAME_LINE and match.quick_ratio() >= SAME_LINE
-            and match.ratio() >= SAME_LINE)
 
 
 def repeat_boundaries(lines: Sequence[LyricLine]) -> set[int]:
     """Indices of lines that start a section because a repeated block starts or ends there."""
-    keys = [_key(line.text) for line in lines]
+    keys = [line_key(line.text) for line in lines]
     n = len(keys)
-    equal = [[j > i and _same_key(keys[i], keys[j]) for j in range(n)] for i in range(n)]
+    equal = [[j > i and same_key(keys[i], keys[j]) for j in range(n)] for i in range(n)]
     starts: set[int] = set()
     for i in range(n):
         for j in range(i + 1, n):
@@ -89,12 +70,12 @@ def _last_sung(line: LyricLine) -> float:
     return line.words[-1].end if line.words else line.end
 
 
-def assign_sections_by_form(lines: Sequence[LyricLine], section_gap: float,
-                            use_repeats: bool, changes: Sequence[float] = (),
-                            changes_at_repeats: bool = False) -> list[LyricLine]:
+def assign_sections(lines: Sequence[LyricLine], section_gap: float = SECTION_GAP,
+                    use_repeats: bool = False, changes: Sequence[float] = (),
+                    changes_at_repeats: bool = False) -> list[LyricLine]:
     """Number sections: a new one after a vocal rest >= ``section_gap`` seconds, (with
     ``use_repeats``) wherever a repeated block of lines starts or ends, and where the music
-    changes (``changes``: :func:`alt_cli.music_structure.structure_changes`; with
+    changes (``changes``: :func:`alt_cli.layout.music_structure.structure_changes`; with
     ``changes_at_repeats``, at a nearby repeated block's start or end when there is one)."""
     wanted = use_repeats or (changes_at_repeats and len(changes) > 0)
     repeats = repeat_boundaries(lines) if wanted else set()
@@ -107,3 +88,11 @@ def assign_sections_by_form(lines: Sequence[LyricLine], section_gap: float,
             section += 1
         result.append(LyricLine(line.start, line.end, line.text, section, line.words))
     return result
+
+
+def sections_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
+    """Number the sections: at long rests, where the music changes, (optionally) at repeats."""
+    options = cues.options
+    changes = cues.changes if options.section_changes else ()
+    return assign_sections(lines, options.section_gap, options.repeat_sections,
+                           changes, options.changes_at_repeats)

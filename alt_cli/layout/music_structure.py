@@ -14,7 +14,7 @@ the dev songs that raised the share of reference section starts with a peak with
 46 % to 57 %, and the share of peaks near one from 43 % to 49 %.
 
 A peak becomes a section break in the layout only at a line boundary near it (see
-:func:`alt_cli.song_form.change_boundaries`): a 16-s kernel places the peak within a second or
+:func:`alt_cli.layout.sections.change_boundaries`): a 16-s kernel places the peak within a second or
 two, and the change comes with the new section's first downbeat, after the pickup notes that
 start its first line, so lines starting within :data:`PICKUP_S` either side are candidates.
 """

@@ -11,14 +11,16 @@ line end given a punctuation mark, measured on the song itself.
 
 Where that ratio is high (:data:`MIN_LIKELIHOOD_RATIO`), a line is split at its inner marks,
 but only a line long enough to hold two sung lines (it spans more than the song's line period,
-see :func:`alt_cli.phrasing.line_period`), and never leaving a piece under ``min_words``.
+see :func:`alt_cli.layout.phrasing.line_period`), and never leaving a piece under ``min_words``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alt_cli.phrasing import ends_clause, words_line, written_words
+from alt_cli.layout.cues import LayoutCues
+from alt_cli.layout.lines import ends_clause, words_line, written_words
+from alt_cli.layout.phrasing import line_period
 from alt_cli.schema import LyricLine
 
 # A mark must be this many times likelier at the song's known line ends than inside its lines.
@@ -67,3 +69,10 @@ def split_at_punctuation(lines: Sequence[LyricLine], period: float | None, min_w
         result.extend(words_line([piece for word in words[a:b] for piece in word], line.section)
                       for a, b in zip(bounds, bounds[1:], strict=False))
     return result
+
+
+def punctuation_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
+    """Split long lines at Whisper's inner marks where this song's marks are line cues."""
+    if cues.voice is None:
+        return lines
+    return split_at_punctuation(lines, line_period(lines), cues.options.min_line_words)

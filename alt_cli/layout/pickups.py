@@ -19,7 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from alt_cli.phrasing import word_starts
+from alt_cli.layout.cues import LayoutCues
+from alt_cli.layout.lines import joined_lines, lower_first, word_starts
 from alt_cli.schema import LyricLine, Word
 
 # A pickup leads into the next line's downbeat: at most a bar before it (2 s at 120 bpm).
@@ -51,28 +52,12 @@ def _vocabulary(language: str | None) -> frozenset[str] | None:
     return PICKUP_WORDS.get((language or "").split("-")[0])
 
 
-def joined_lines(first: LyricLine, second: LyricLine) -> LyricLine:
-    """One line of two consecutive ones; the second's sentence capital, now mid-line, goes."""
-    return LyricLine(first.start, second.end, f"{first.text} {lower_first(second.text)}",
-                     first.section, first.words + second.words)
-
-
 def _is_pickup(pieces: Sequence[Word], vocabulary: frozenset[str]) -> bool:
     text = "".join(word.text for word in pieces).strip()
     if not text or text.endswith(_ASKS):
         return False
     letters = _WORD.findall(text.lower())
     return len(letters) == 1 and letters[0] in vocabulary
-
-
-def lower_first(text: str) -> str:
-    """A line start written by Whisper, now inside a line: its sentence capital goes, unless
-    the word is all capitals or English "I"."""
-    stripped = text.lstrip()
-    head = stripped.split(" ", 1)[0]
-    if not head[:1].isupper() or head[1:2].isupper() or re.match(r"I\b", head):
-        return text
-    return text[: len(text) - len(stripped)] + stripped[:1].lower() + stripped[1:]
 
 
 def move_pickups(lines: Sequence[LyricLine], language: str | None, min_words: int = 1
@@ -129,3 +114,13 @@ def join_pickup_lines(lines: Sequence[LyricLine], language: str | None, min_word
             continue
         i += 1
     return result
+
+
+def pickups_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
+    """A line's final pickup word moves to the next line."""
+    return move_pickups(lines, cues.language, cues.options.min_line_words)
+
+
+def pickup_joins_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
+    """A short line ending on a pickup it cannot hand over joins the next line."""
+    return join_pickup_lines(lines, cues.language, cues.options.min_line_words)

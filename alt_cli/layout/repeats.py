@@ -11,7 +11,7 @@ the song sings more often as one line are joined (unless a bar's rest lies betwe
 
 Renditions are matched on their text (recognition errors differ between them): two passages
 are the same when their letters agree as much as two renditions of a line do
-(:data:`alt_cli.song_form.SAME_LINE`) and neither is much longer than the other.
+(:data:`alt_cli.layout.lines.SAME_LINE`) and neither is much longer than the other.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import re
 from collections.abc import Sequence
 from difflib import SequenceMatcher
 
-from alt_cli.line_ends import joined_lines
-from alt_cli.phrasing import ISOLATING_REST, word_starts, words_line, written_words
+from alt_cli.layout.cues import LayoutCues
+from alt_cli.layout.lines import SAME_LINE, joined_lines, word_starts, words_line, written_words
+from alt_cli.layout.phrasing import ISOLATING_REST
 from alt_cli.schema import LyricLine
-from alt_cli.song_form import SAME_LINE
 
 # Two renditions of a passage differ in length by at most this share (a line that is only
 # the first half of another is not a rendition of it).
@@ -123,3 +123,8 @@ def repeat_layout(lines: Sequence[LyricLine], min_words: int) -> list[LyricLine]
         result.extend(_split(lines[i], splits[i]) if i in splits else [lines[i]])
         i += 1
     return result
+
+
+def repeats_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
+    """A repeated passage takes the layout most of its renditions have."""
+    return repeat_layout(lines, cues.options.min_line_words)

@@ -20,21 +20,19 @@ All of it needs word timings and the vocal envelope; a line without words is lef
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from alt_cli.layout.cues import LayoutCues, VoiceEnvelope
+from alt_cli.layout.lines import ends_clause, word_count, word_starts, words_line
 from alt_cli.schema import LyricLine, Word
 
-# A breath is a dip of the voice to this share of the phrase's median level (-10 dB) or below.
-DIP_SHARE = 0.3
 # A rest at least this long around a short line means it stands alone (a call, an "oh yeah"
 # between phrases), so it is not merged: about a bar at a moderate tempo.
 ISOLATING_REST = 1.5
 # Whisper's punctuation inside a segment counts like this many seconds of breath when an
 # over-long line must be split somewhere: a comma is where a sung phrase often ends.
 CLAUSE_BONUS = 0.15
-CLAUSE_MARKS = ",.;:!?"
 # The song's line period: the median onset-to-onset spacing of lines sung back to back (the
 # next one starts within this many seconds of the previous one's end), from at least
 # MIN_PERIOD_PAIRS such pairs; fewer and the song has no measurable pace.
@@ -52,59 +50,24 @@ GAP_WEIGHT = 2.0
 PUNCTUATION_WEIGHT = 1.0
 
 
-@dataclass(frozen=True)
-class VoiceEnvelope:
-    """The separated vocals' normalised frame RMS, and the level under which they are silent."""
+def split_at_rests(line: LyricLine, rests: Sequence[tuple[float, float]]) -> list[LyricLine]:
+    """Break a line at vocal rests that fall between two of its words.
 
-    envelope: np.ndarray
-    hop_seconds: float
-    quiet: float  # the VAD's offset: below this a frame is silent whatever the phrase
-
-    def frames(self, start: float, end: float) -> np.ndarray:
-        first = max(0, int(start / self.hop_seconds))
-        last = min(len(self.envelope), int(np.ceil(end / self.hop_seconds)))
-        return self.envelope[first:last]
-
-    def breath(self, before: Word, after: Word, phrase_level: float) -> float:
-        """Seconds of the longest dip between the middles of two consecutive words."""
-        middle = lambda word: (word.start + word.end) / 2  # noqa: E731
-        frames = self.frames(middle(before), middle(after))
-        if not frames.size:
-            return 0.0
-        below = frames < max(self.quiet, DIP_SHARE * phrase_level)
-        longest = run = 0
-        for flag in below:
-            run = run + 1 if flag else 0
-            longest = max(longest, run)
-        return longest * self.hop_seconds
-
-
-def words_line(words: Sequence[Word], section: int) -> LyricLine:
-    """A line made of these timed words (a piece of a longer line), its text rebuilt."""
-    return LyricLine(words[0].start, words[-1].end, "".join(w.text for w in words).strip(),
-                     section, tuple(words))
-
-
-def word_starts(words: Sequence[Word]) -> list[int]:
-    """Index of the first piece of each written word: Whisper splits "qu'on" into "qu" and
-    "'on", and only a piece starting with a space starts a word (a line may break there)."""
-    return [i for i, word in enumerate(words) if i == 0 or word.text[:1].isspace()]
-
-
-def written_words(words: Sequence[Word]) -> list[tuple[Word, ...]]:
-    """The written words, each the tuple of Whisper's pieces it was decoded as."""
-    bounds = [*word_starts(words), len(words)]
-    return [tuple(words[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
-
-
-def word_count(words: Sequence[Word]) -> int:
-    """Written words: a piece Whisper split off a word ("'on" after "qu") does not count."""
-    return len(word_starts(words))
-
-
-def ends_clause(word: Word) -> bool:
-    """Whisper wrote punctuation after this word: its own hint of a phrase end."""
-    return word.text.rstrip()[-1:] in CLAUSE_MARKS
+    Needs word timings; a line without them is returned whole.  A rest (start, end) splits the
+    line before the first word that starts after the rest's midpoint.
+    """
+    if len(line.words) < 2:
+        return [line]
+    pieces: list[list[Word]] = [[line.words[0]]]
+    for prev, word in zip(line.words, line.words[1:], strict=False):
+        boundary = any(prev.start < (a + b) / 2 <= word.start for a, b in rests)
+        if boundary:
+            pieces.append([word])
+        else:
+            pieces[-1].append(word)
+    if len(pieces) == 1:
+        return [line]
+    return [words_line(ws, line.section) for ws in pieces]
 
 
 def split_phrases(line: LyricLine, voice: VoiceEnvelope, breath: float | None,
@@ -217,3 +180,42 @@ def split_to_period(line: LyricLine, voice: VoiceEnvelope, period: float, min_wo
     bounds.reverse()
     return [words_line(words[a:b], line.section)
             for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+# The steps (see :mod:`alt_cli.layout`): lines in, lines out.
+
+def rests_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
+    """A line ends wherever the VAD found a rest inside it."""
+    return [piece for line in lines for piece in split_at_rests(line, cues.rests)]
+
+
+def breaths_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
+    """A line ends at every breath of at least ``line_breath`` seconds inside it."""
+    options = cues.options
+    if cues.voice is None:
+        return lines
+    return [piece for line in lines for piece in split_phrases(
+        line, cues.voice, options.line_breath, None, options.min_line_words)]
+
+
+def max_words_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
+    """A line of more than ``max_line_words`` words is split at its deepest breath."""
+    options = cues.options
+    if cues.voice is None:
+        return lines
+    return [piece for line in lines for piece in split_phrases(
+        line, cues.voice, None, options.max_line_words, options.min_line_words)]
+
+
+def short_lines_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
+    """A line under ``min_line_words`` words joins the neighbour sung closest to it."""
+    return merge_short_lines(lines, cues.options.min_line_words, cues.options.max_line_words)
+
+
+def period_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
+    """A line spanning well over the song's line period is re-cut near that period."""
+    period = line_period(lines) if cues.voice is not None else None
+    if period is None:
+        return lines
+    return [piece for line in lines for piece in split_to_period(
+        line, cues.voice, period, cues.options.min_line_words)]
