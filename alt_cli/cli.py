@@ -279,13 +279,19 @@ def _bench_groups():
 _BENCH_GROUPS, _BENCH_SKIP = _bench_groups()
 
 
+def _bench_datasets() -> list[str]:
+    from alt_cli.bench.datasets import DATASETS  # light: no torch
+
+    return list(DATASETS)
+
+
 @cli.command()
-@click.argument("dataset", type=click.Choice(["jam-alt", "musdb-alt"]))
+@click.argument("dataset", type=click.Choice(_bench_datasets()))
 @settings_options(_BENCH_GROUPS, skip=_BENCH_SKIP)
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Print timings too.")
 def bench(dataset: str, quiet: bool, verbose: bool, **params: Any) -> None:
-    """Score configurations on Jam-ALT or MUSDB-ALT, side by side in one table.
+    """Score configurations on Jam-ALT, MUSDB-ALT or UltraStar, side by side in one table.
 
     Every `alt transcribe` setting is accepted and applies to all configurations; --model,
     --separator, --segmenter and --asr-input take comma lists and the bench runs their product.

@@ -1,12 +1,16 @@
-"""Benchmark datasets: Jam-ALT and MUSDB-ALT from a local folder (or the Hugging Face Hub).
+"""Benchmark datasets: Jam-ALT, MUSDB-ALT and UltraStar from a local folder (Jam-ALT and
+MUSDB-ALT also from the Hugging Face Hub).
 
-Folder layout (that of ``../shared/jam-alt-dev``)::
+Folder layout (that of ``../shared/jam-alt-dev`` and ``../shared/ultrastar-dev``)::
 
-    audio/<name>.(mp3|wav|flac)      the mixes
-    lyrics/<name>.txt                reference lyrics (lines, blank line between sections)
+    audio/<name>.(mp3|wav|flac|ogg|...)  the mixes (any of options.AUDIO_EXTENSIONS)
+    lyrics/<name>.txt                reference lyrics (lines, blank line between sections;
+                                     UltraStar's have no section breaks)
     lyrics_tagged/<name>.txt         optional: the same with <nl>...</nl> around vocables
     line_timings/<name>.csv          optional: start,end,text per line (short-form task)
     stems/<name>/vocals.wav          optional (MUSDB-ALT): the true vocal stem
+    lyrics_jamendo/<name>.txt        optional: the text given to `alt align` (--task align)
+    word_timings/<name>.csv          optional: word,start,end,line_end (--task align)
     metadata.csv                     optional: name, language, artist, title, ...
 
 The song list and languages come from the manifest in ``data_manifests/`` when there is one,
@@ -33,7 +37,7 @@ class DatasetInfo:
 
     name: str
     manifest: str | None  # file in data_manifests/, None when the list is not established
-    hub_repo: str  # Hugging Face dataset repository
+    hub_repo: str | None  # Hugging Face dataset repository; None when there is no public copy
 
 
 DATASETS = {
@@ -41,6 +45,15 @@ DATASETS = {
     # The 39 MUSDB18 test songs that have lyrics: no public list we could verify offline, so
     # the song list is taken from the data folder.
     "musdb-alt": DatasetInfo("musdb-alt", None, "audioshake/musdb-alt"),
+    # English Creative Commons songs of UltraStar-Deluxe/songs with karaoke line and word
+    # timings (``../shared/ultrastar-dev``): local only, songs taken from the folder.
+    "ultrastar": DatasetInfo("ultrastar", None, None),
+}
+# What each task needs of a song beyond audio/ and lyrics/ (BenchSong fields, and the folders
+# they come from); songs without it are left out of that task's selection, with a note.
+TASK_NEEDS = {
+    "transcribe": (),
+    "align": (("lyrics_jamendo", "lyrics_jamendo/"), ("word_timings", "word_timings/")),
 }
 
 
@@ -100,6 +113,8 @@ def _optional_text(path: Path) -> str | None:
 def fetch_from_hub(info: DatasetInfo) -> Path:
     """Download a benchmark from the Hugging Face Hub (optional extra), or say what to do."""
     hint = f"pass --data-dir DIR with a local copy of {info.name}"
+    if info.hub_repo is None:
+        raise AltError(f"{info.name} has no public copy to download: {hint}")
     try:
         from huggingface_hub import snapshot_download
     except ImportError as exc:
@@ -118,10 +133,17 @@ def load_dataset(
     songs: Sequence[str] | None = None,
     languages: Sequence[str] | None = None,
     limit: int | None = None,
+    task: str = "transcribe",
 ) -> DatasetSelection:
-    """Select the songs of a benchmark that are present in `data_dir`."""
+    """Select the songs of a benchmark that are present in `data_dir`.
+
+    Songs that lack what `task` needs (see TASK_NEEDS) are left out before `limit` applies,
+    and a note names them: one song without word timings does not stop an align run.
+    """
     if dataset not in DATASETS:
         raise AltError(f"unknown dataset {dataset!r} (choose from {', '.join(DATASETS)})")
+    if task not in TASK_NEEDS:
+        raise AltError(f"unknown task {task!r} (choose from {', '.join(TASK_NEEDS)})")
     info = DATASETS[dataset]
     data_dir = data_dir if data_dir is not None else fetch_from_hub(info)
     if not (data_dir / "audio").is_dir():
@@ -144,6 +166,7 @@ def load_dataset(
         wanted = list(songs)
 
     selected, missing = [], []
+    lacking: list[str] = []  # songs left out of the task, with what they lack
     for name in wanted:
         row = {**listed.get(name, {}), **metadata.get(name, {})}
         language = row.get("language", "")
@@ -160,7 +183,7 @@ def load_dataset(
         stem = data_dir / "stems" / name / "vocals.wav"
         jamendo = data_dir / "lyrics_jamendo" / f"{name}.txt"
         word_timings = data_dir / "word_timings" / f"{name}.csv"
-        selected.append(BenchSong(
+        song = BenchSong(
             name=name, language=language, audio=audio, lyrics=lyrics,
             lyrics_tagged=_optional_text(data_dir / "lyrics_tagged" / f"{name}.txt"),
             line_timings=timings if timings.is_file() else None,
@@ -168,10 +191,20 @@ def load_dataset(
             artist=row.get("artist", ""), title=row.get("title", ""),
             lyrics_jamendo=jamendo if jamendo.is_file() else None,
             word_timings=word_timings if word_timings.is_file() else None,
-        ))  # fmt: skip
+        )  # fmt: skip
+        absent = [folder for attr, folder in TASK_NEEDS[task] if getattr(song, attr) is None]
+        if absent:
+            lacking.append(f"{name} (no {' or '.join(absent)})")
+            continue
+        selected.append(song)
         if limit and len(selected) >= limit:
             break
+    left_out = (f"--task {task} leaves out {len(lacking)} song(s) it cannot score: "
+                f"{', '.join(lacking)}") if lacking else ""
     if not selected:
-        raise AltError(f"{data_dir}: no usable {dataset} song (need audio/<name>.mp3|wav|flac "
-                       "and lyrics/<name>.txt)")
+        need = "".join(f", {folder}<name>" for _, folder in TASK_NEEDS[task])
+        raise AltError(f"{data_dir}: no usable {dataset} song (need audio/<name>.<audio "
+                       f"extension>, lyrics/<name>.txt{need})" + (left_out and f"; {left_out}"))
+    if left_out:
+        notes.append(left_out)
     return DatasetSelection(dataset, data_dir, selected, missing, notes)

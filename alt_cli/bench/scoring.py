@@ -10,7 +10,8 @@ Everything is derived from *edit counts* rather than from rates, because corpus-
 the benchmark and in the paper pool the counts over all songs (a long song weighs more than a
 short one); the mean of per-song WERs is a different, non-comparable quantity. Each `SongScore`
 therefore carries its raw counts, and `pool_scores` sums them and recomputes every rate, which
-reproduces `alt_eval.compute_metrics` on the whole list of songs exactly.
+reproduces `alt_eval.compute_metrics` on the whole list of songs exactly, except for section
+breaks where a reference has none (below).
 
 Decisions (the paper leaves these open):
 
@@ -21,6 +22,12 @@ Decisions (the paper leaves these open):
 * DR_NL counts non-lexical reference words that are *deleted* only (inside `delete` chunks of the
   word-level alignment), as the paper does; a substituted vocable was at least heard as
   something, which is a different failure than dropping it.
+* Section breaks are scored only on songs whose reference has one (a blank line between lines).
+  A reference without any (UltraStar's karaoke lines) says nothing about sections: every
+  section break of the hypothesis would be a false positive and drag the pooled F1 towards 0.
+  Such a song's section-break counts are zeroed, so its own P/R/F1_sect are NaN and it stays
+  out of every pool; a pool of such songs only has NaN section metrics. alt-eval would count
+  them; every other metric is alt-eval's as is.
 """
 
 from __future__ import annotations
@@ -166,7 +173,8 @@ def _song_counts(
     nl_mask: list[bool] | None,
     html: bool,
 ) -> tuple[dict[str, int], str | None]:
-    """All edit counts of one song, computed exactly as alt-eval's compute_metrics does."""
+    """All edit counts of one song, computed exactly as alt-eval's compute_metrics does,
+    except that section breaks count only where the reference has one (see the module doc)."""
     # Word level: alignment on lower-cased words; case errors are counted on the hits.
     ref_words = tokens_as_words(ref_tokens)
     hyp_words = tokens_as_words(hyp_tokens)
@@ -192,10 +200,17 @@ def _song_counts(
     tag_counts, _, htmls = process_alignments(
         [ref_tokens], [hyp_tokens], others.alignments, visualize_errors=html
     )
+    sections = has_section_break(ref_tokens)  # without, the song has no section counts
     for tag in OTHER_TAGS:
+        counted = tag != SECT or sections
         for op in EDIT_OPS:
-            counts[f"{op}_{tag[:4]}"] = getattr(tag_counts[tag], op)
+            counts[f"{op}_{tag[:4]}"] = getattr(tag_counts[tag], op) if counted else 0
     return counts, (htmls[0] if htmls else None)
+
+
+def has_section_break(tokens: Sequence[Token]) -> bool:
+    """Whether tokenised lyrics hold a section break (a blank line between two lines)."""
+    return any(SECT in token.tags for token in tokens)
 
 
 def _ratio(numerator: int, denominator: int) -> float:
@@ -367,7 +382,8 @@ def score_lyrics(
     """Corpus-level Jam-ALT metrics (WER, case-sensitive WER, P/R/F1 of punctuation, ...).
 
     Straight from `alt_eval.compute_metrics`, the reference implementation; edit counts are
-    pooled over all songs, as the benchmark and the paper do.
+    pooled over all songs, as the benchmark and the paper do (and section breaks counted on
+    songs whose reference has none, unlike `score_corpus`).
     """
     if len(references) != len(hypotheses):
         raise ValueError("need one hypothesis per reference")
