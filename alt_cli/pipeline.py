@@ -143,6 +143,14 @@ class ModelStore:
         # variants lay out the same Whisper output instead of decoding it again.
         self.decoded: OrderedDict[tuple[str, ...], tuple] | None = (
             OrderedDict() if reuse_asr else None)
+        # What each song's layout was given, by audio path (the layout bench replays it with
+        # other layout settings): kept only when asked for.
+        self.layout_inputs: dict[str, tuple[tuple[LyricLine, ...], LayoutCues]] | None = None
+
+    def remember_layout(self, path: Path, raw: Sequence[LyricLine], cues: LayoutCues) -> None:
+        """Keep one song's layout input, if this store keeps them."""
+        if self.layout_inputs is not None:
+            self.layout_inputs[str(path)] = (tuple(raw), cues)
 
     def remember_decoded(self, key: tuple[str, ...], value: tuple) -> None:
         """Keep a song's decoded windows for layout variants (the most recent few songs)."""
@@ -430,7 +438,7 @@ class Transcriber:
         separator_name = separated.separator if separated else "none"
         model = self.whisper_model
         if self.options.segmenter == "native":
-            decoded = self._native(model, prepared.audio16k, activity, timings)
+            decoded = self._native(song, model, prepared.audio16k, activity, timings)
         else:
             assert activity is not None and prepared.memo_key is not None
             decoded = self._windows(song, model, prepared.audio16k, activity, timings,
@@ -514,11 +522,13 @@ class Transcriber:
         voice = VoiceEnvelope(activity.envelope, activity.hop_seconds, self.options.vad.offset)
         cues = LayoutCues(language, tuple(activity.rests()), voice, tuple(changes),
                           self.options.layout)
+        self.models.remember_layout(song.path, raw, cues)
         lines = lay_out(raw, cues)
         notes = () if lines else ("no lyrics recognised in the vocal segments",)
         return language, probability, decoded, lines, notes
 
-    def _native(self, model, audio16k, activity: VocalActivity | None, timings):
+    def _native(self, song: SongAudio, model, audio16k, activity: VocalActivity | None,
+                timings):
         """The baseline: Whisper's own long-form loop over the whole song."""
         started = time.perf_counter()
         language = self.options.asr.language
@@ -530,5 +540,7 @@ class Transcriber:
         timings["asr"] = time.perf_counter() - started
         raw = [LyricLine(s.start, s.end, s.text, 0, s.words) for s in segments]
         rests = tuple(activity.rests()) if activity else ()
-        lines = lay_out(raw, LayoutCues(language, rests, options=self.options.layout))
+        cues = LayoutCues(language, rests, options=self.options.layout)
+        self.models.remember_layout(song.path, raw, cues)
+        lines = lay_out(raw, cues)
         return language, probability, (), lines, ()

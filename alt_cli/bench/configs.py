@@ -28,7 +28,7 @@ from alt_cli.options import (
 )
 
 MODES = ("long", "short")
-TASKS = ("transcribe", "align")
+TASKS = ("transcribe", "align", "layout")
 ASR_INPUT_STEM = "stem"  # the benchmark's true vocal stem (MUSDB-ALT)
 # TranscribeOptions settings that a configuration or a song decides, not a bench-wide flag.
 BENCH_PER_CONFIG = frozenset({"model", "separation.separator", "segmenter", "asr_input",
@@ -47,7 +47,8 @@ class BenchRequest(Checked):
                         "grouped lines.", "choice", choices=MODES)
     task: str = setting("transcribe", "--task", "transcribe = lyrics from audio (WER); align = "
                         "`alt align` of lyrics_jamendo/ scored against word_timings/ (onset "
-                        "errors).", "choice", choices=TASKS)
+                        "errors); layout = the layout alone on the reference words at their "
+                        "human times (word_timings/, no audio), with baselines.", "choice", choices=TASKS)
     models: tuple[str, ...] | None = setting(
         None, "--model", "Comma list of Whisper models.", "list", short="-m",
         shown="large-v2 on a GPU, base on a CPU", metavar="LIST")
@@ -89,7 +90,8 @@ class BenchConfig:
     @property
     def label(self) -> str:
         """File-name-safe and readable: base.spleeter.rmsvad.mix (+ .variant)"""
-        parts = [self.model.replace("/", "_"), self.separator, self.segmenter, self.asr_input]
+        parts = [part for part in (self.model.replace("/", "_"), self.separator,
+                                   self.segmenter, self.asr_input) if part]
         return ".".join(parts + ([self.variant] if self.variant else []))
 
 

@@ -54,7 +54,10 @@ DATASETS = {
 TASK_NEEDS = {
     "transcribe": (),
     "align": (("lyrics_jamendo", "lyrics_jamendo/"), ("word_timings", "word_timings/")),
+    # The layout bench needs no audio: the reference's words at their human times.
+    "layout": (("word_timings", "word_timings/"),),
 }
+NO_AUDIO_TASKS = frozenset({"layout"})
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ class BenchSong:
 
     name: str
     language: str
-    audio: Path
+    audio: Path | None  # None only for tasks that need no audio (the layout bench)
     lyrics: str
     lyrics_tagged: str | None = None
     line_timings: Path | None = None
@@ -146,18 +149,22 @@ def load_dataset(
         raise AltError(f"unknown task {task!r} (choose from {', '.join(TASK_NEEDS)})")
     info = DATASETS[dataset]
     data_dir = data_dir if data_dir is not None else fetch_from_hub(info)
-    if not (data_dir / "audio").is_dir():
-        raise AltError(f"{data_dir}: no audio/ folder (expected the {dataset} layout)")
+    needs_audio = task not in NO_AUDIO_TASKS
+    songs_folder = data_dir / ("audio" if needs_audio else "word_timings")
+    if not songs_folder.is_dir():
+        raise AltError(f"{data_dir}: no {songs_folder.name}/ folder (expected the {dataset} "
+                       "layout)")
     notes: list[str] = []
     metadata = read_metadata(data_dir / "metadata.csv") if (
         data_dir / "metadata.csv").is_file() else {}
     if info.manifest and (MANIFEST_DIR / info.manifest).is_file():
         listed = read_metadata(MANIFEST_DIR / info.manifest)
     else:
-        listed = {p.stem: metadata.get(p.stem, {}) for p in sorted((data_dir / "audio").iterdir())
-                  if p.suffix.lower() in AUDIO_SUFFIXES}
+        suffixes = AUDIO_SUFFIXES if needs_audio else (".csv",)
+        listed = {p.stem: metadata.get(p.stem, {}) for p in sorted(songs_folder.iterdir())
+                  if p.suffix.lower() in suffixes}
         notes.append(f"no verified {dataset} song list: using the {len(listed)} songs found in "
-                     f"{data_dir / 'audio'}")
+                     f"{songs_folder}")
     wanted = list(listed)
     if songs:
         unknown = [name for name in songs if name not in listed]
@@ -174,7 +181,7 @@ def load_dataset(
             continue
         audio = _find_audio(data_dir, name)
         lyrics = _optional_text(data_dir / "lyrics" / f"{name}.txt")
-        if audio is None or lyrics is None:
+        if lyrics is None or (audio is None and needs_audio):
             missing.append(name)
             continue
         if not language:

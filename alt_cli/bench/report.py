@@ -220,6 +220,10 @@ def bench_command(dataset: str, request: BenchRequest, base: TranscribeOptions,
     check_song_languages(selection)
     for note in selection.notes:
         reporter.info(f"note: {note}")
+    if request.task == "layout":  # no audio, no models: the layout alone
+        from alt_cli.bench.layout_task import run_layout_bench
+
+        return run_layout_bench(selection, request, base, reporter)
     if selection.missing:
         reporter.info(f"{len(selection.missing)} songs of the {dataset} list are not in "
                       f"{selection.data_dir}: {', '.join(selection.missing[:5])}"
