@@ -183,3 +183,15 @@ def test_bench_summary_without_sections_keeps_its_columns_and_shows_a_dash(tmp_p
     header, _, row = render_table(flat).splitlines()[:3]
     cells = dict(zip(header.split("|"), row.split("|"), strict=True))
     assert cells[" F1 sect "].strip() == "–" and cells[" F1 line "].strip() == "1.000"
+
+
+def test_a_blank_line_is_a_line_break_against_a_reference_without_sections():
+    # alt-eval aligns every token, and the blank line's section token moves which line breaks
+    # pair (here raw alt-eval says F1_line 1.0 with the blank line, 0.5 without it).
+    reference, hypothesis = "a\nb\nc d e\n", "a b c\nd\n\ne\n"
+    assert compute_metrics([reference], [hypothesis], languages="en")["F1_line"] == 1.0
+    flat = score_song(reference, hypothesis.replace("\n\n", "\n"), "en").metrics
+    blank = score_song(reference, hypothesis, "en").metrics
+    assert blank["F1_line"] == flat["F1_line"] == 0.5 and math.isnan(blank["F1_sect"])
+    with_sections = score_song("a\nb\n\nc d e\n", hypothesis, "en").metrics
+    assert not math.isnan(with_sections["F1_sect"])

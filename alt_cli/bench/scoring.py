@@ -26,7 +26,9 @@ Decisions (the paper leaves these open):
   A reference without any (UltraStar's karaoke lines) says nothing about sections: every
   section break of the hypothesis would be a false positive and drag the pooled F1 towards 0.
   Such a song's section-break counts are zeroed, so its own P/R/F1_sect are NaN and it stays
-  out of every pool; a pool of such songs only has NaN section metrics. alt-eval would count
+  out of every pool; a pool of such songs only has NaN section metrics.  Its hypothesis's
+  section tokens are dropped before the alignment (a blank line is a line break in that
+  convention), so sections do not disturb the line-break counts either. alt-eval would count
   them; every other metric is alt-eval's as is.
 """
 
@@ -290,6 +292,10 @@ def score_song(
     tokenizer = _tokenizer()
     ref_tokens = tokenizer(reference, language=lang)
     hyp_tokens = tokenizer(hypothesis, language=lang)
+    if not has_section_break(ref_tokens):
+        # A convention without sections (karaoke lines): a blank line is a line break there,
+        # and its section token would only disturb the alignment of the line breaks.
+        hyp_tokens = [token for token in hyp_tokens if SECT not in token.tags]
     mask = None if tagged_reference is None else nl_word_mask(tagged_reference, reference, lang)
     counts, errors_html = _song_counts(ref_tokens, hyp_tokens, mask, html)
     return SongScore(metrics_from_counts(counts), errors_html, counts)
