@@ -372,10 +372,6 @@ class LayoutOptions(Checked):
         True, "--line-capitals", "A capital at each line's first letter, as written lyrics "
         "have (Whisper capitalises sentences, not the lines cut inside them).", "bool",
         negative="--no-line-capitals", shown="on")
-    repeat_sections: bool = setting(
-        False, "--repeat-sections", "Also start a section where a block of two or more lines "
-        "that is sung again starts or ends (a chorus); off = sections at long rests only.",
-        "bool", negative="--rest-sections", shown="off")
     section_changes: bool = setting(
         True, "--section-changes", "Also start a section at a line boundary where the music "
         "changes (the novelty of the mix's timbre and chords over 16 s): verse and chorus are "

@@ -51,7 +51,7 @@ STEPS: dict[str, dict[str, object]] = {
 }
 BASE_KEEPS = ("capitals",)  # what any layout does: a capital at each line start
 # Settings off by default, tried on the default ("added" rows).
-ADDED: dict[str, dict[str, object]] = {"repeat sections": {"repeat_sections": True}}
+ADDED: dict[str, dict[str, object]] = {}
 PLAIN_LAYOUT = LayoutOptions(**{k: v for step in STEPS.values() for k, v in step.items()})
 AUDIO_SETS = ("jam-alt-dev", "ultrastar-dev")
 DATASET_OF = {"jam-alt-dev": "jam-alt", "ultrastar-dev": "ultrastar", "jam-alt-text": "jam-alt"}

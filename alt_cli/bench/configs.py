@@ -48,7 +48,8 @@ class BenchRequest(Checked):
     task: str = setting("transcribe", "--task", "transcribe = lyrics from audio (WER); align = "
                         "`alt align` of lyrics_jamendo/ scored against word_timings/ (onset "
                         "errors); layout = the layout alone on the reference words at their "
-                        "human times (word_timings/, no audio), with baselines.", "choice", choices=TASKS)
+                        "human times (word_timings/, no audio), with baselines.", "choice",
+                        choices=TASKS)
     models: tuple[str, ...] | None = setting(
         None, "--model", "Comma list of Whisper models.", "list", short="-m",
         shown="large-v2 on a GPU, base on a CPU", metavar="LIST")

@@ -6,9 +6,10 @@ the gaps inside a verse.  What does mark a chorus is that it comes back.  A bloc
 more consecutive lines sung again later (with the small differences of recognition errors) is
 a section in both places: a section starts where the block starts and where it ends.
 
-By default the repeats do not make sections on their own (with recognition errors they cut
-choruses in the middle: ``--repeat-sections`` measured worse); they decide *where* a change of
-the music opens its section when several line starts lie near it (:func:`change_boundaries`).
+The repeats do not make sections on their own: as sections they lowered line-break F1 on
+every dev set (jam-alt-dev, ultrastar-dev and jam-alt-text's 49 songs; the option that did so,
+``--repeat-sections``, was removed).  They decide *where* a change of the music opens its
+section when several line starts lie near it (:func:`change_boundaries`).
 """
 
 from __future__ import annotations
@@ -71,16 +72,13 @@ def _last_sung(line: LyricLine) -> float:
 
 
 def assign_sections(lines: Sequence[LyricLine], section_gap: float = SECTION_GAP,
-                    use_repeats: bool = False, changes: Sequence[float] = (),
-                    changes_at_repeats: bool = False) -> list[LyricLine]:
-    """Number sections: a new one after a vocal rest >= ``section_gap`` seconds, (with
-    ``use_repeats``) wherever a repeated block of lines starts or ends, and where the music
-    changes (``changes``: :func:`alt_cli.layout.music_structure.structure_changes`; with
+                    changes: Sequence[float] = (), changes_at_repeats: bool = False
+                    ) -> list[LyricLine]:
+    """Number sections: a new one after a vocal rest >= ``section_gap`` seconds and where the
+    music changes (``changes``: :func:`alt_cli.layout.music_structure.structure_changes`; with
     ``changes_at_repeats``, at a nearby repeated block's start or end when there is one)."""
-    wanted = use_repeats or (changes_at_repeats and len(changes) > 0)
-    repeats = repeat_boundaries(lines) if wanted else set()
-    boundaries = set(repeats) if use_repeats else set()
-    boundaries |= change_boundaries(lines, changes, repeats if changes_at_repeats else ())
+    repeats = repeat_boundaries(lines) if changes_at_repeats and len(changes) > 0 else set()
+    boundaries = change_boundaries(lines, changes, repeats)
     result: list[LyricLine] = []
     section = 0
     for i, line in enumerate(lines):
@@ -91,8 +89,7 @@ def assign_sections(lines: Sequence[LyricLine], section_gap: float = SECTION_GAP
 
 
 def sections_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
-    """Number the sections: at long rests, where the music changes, (optionally) at repeats."""
+    """Number the sections: at long rests and where the music changes."""
     options = cues.options
     changes = cues.changes if options.section_changes else ()
-    return assign_sections(lines, options.section_gap, options.repeat_sections,
-                           changes, options.changes_at_repeats)
+    return assign_sections(lines, options.section_gap, changes, options.changes_at_repeats)
