@@ -54,6 +54,12 @@ BASE_KEEPS = ("capitals",)  # what any layout does: a capital at each line start
 ADDED: dict[str, dict[str, object]] = {}
 PLAIN_LAYOUT = LayoutOptions(**{k: v for step in STEPS.values() for k, v in step.items()})
 AUDIO_SETS = ("jam-alt-dev", "ultrastar-dev")
+# The sets the verdict is taken on (the words versions of the audio sets are shown too).
+JUDGED = ("jam-alt-dev", "ultrastar-dev", "jam-alt-text")
+# Ties: one line break's worth of F1 (224 reference lines on jam-alt-dev) and about two words'
+# case errors on the smaller audio set (0.1 point: 1.6 words of jam-alt-dev's 1616).
+LINE_TIE = 0.005
+CASE_TIE = 0.1
 DATASET_OF = {"jam-alt-dev": "jam-alt", "ultrastar-dev": "ultrastar", "jam-alt-text": "jam-alt"}
 
 
@@ -73,9 +79,19 @@ def layout_rows() -> dict[str, tuple[str, LayoutOptions]]:
         rows[f"+ {name} alone"] = ("base", replace(base, **on))
     for name, off in STEPS.items():
         rows[f"- {name}"] = ("default", replace(default, **off))
+    no_capitals = replace(default, **STEPS["capitals"])
+    for name, off in STEPS.items():  # a step's own effect on case, capitals aside
+        if name != "capitals":
+            rows[f"- capitals - {name}"] = ("- capitals", replace(no_capitals, **off))
     for name, on in ADDED.items():
         rows[f"default + {name}"] = ("default", replace(default, **on))
     return rows
+
+
+def decode_key(options: TranscribeOptions) -> str:
+    """What decides Whisper's lines and the cues: every setting but the layout's (whose
+    fields come and go as steps are judged)."""
+    return settings_key(replace(options, layout=None))
 
 
 def audio_inputs(set_name: str, shared: Path, out: Path, plain: bool) -> dict[str, tuple]:
@@ -96,7 +112,7 @@ def audio_inputs(set_name: str, shared: Path, out: Path, plain: bool) -> dict[st
             settings.update({"separation.separator": "none", "segmenter": "native",
                              "asr.beam_size": 1, "asr_input": "mix"})
         options = with_settings(TranscribeOptions(), settings)
-        key = settings_key(replace(options, layout=LayoutOptions()))
+        key = decode_key(options)
         cache = out / "inputs" / set_name / f"{song.name}.{'plain' if plain else 'alt'}.pkl"
         if cache.is_file():
             saved = pickle.loads(cache.read_bytes())
@@ -133,6 +149,39 @@ def score(hypotheses: dict[str, str], references: dict[str, str], languages: dic
 def fmt(value: float, scale: float = 1.0, digits: int = 3) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else (
         f"{value * scale:.{digits}f}")
+
+
+def verdicts(csv_rows: list[dict]) -> str:
+    """Each step's effect (default minus the default without it) on the judged sets, and
+    whether it keeps its place: it may not lower line F1 or raise the case gap on any of them
+    by more than a tie; a step that fails on case only is also shown with capitals off."""
+    got = {(row["set"], row["row"]): row for row in csv_rows}
+    sets = [name for name in JUDGED if (name, "default") in got]
+    lines = ["\n### Verdicts (Δ = with the step − without it; line F1, case gap in points)\n",
+             "| step | " + " | ".join(sets) + " | verdict |",
+             "|---|" + "---|" * (len(sets) + 1)]
+    for name in STEPS:
+        cells, fails, case_only = [], [], True
+        for set_name in sets:
+            with_it, without = got[(set_name, "default")], got[(set_name, f"- {name}")]
+            line = with_it["F1_line"] - without["F1_line"]
+            case = with_it["case_gap"] - without["case_gap"]
+            note = ""
+            if line < -LINE_TIE:
+                fails.append(set_name)
+                case_only = False
+            elif case > CASE_TIE:
+                fails.append(set_name)
+                bare = got.get((set_name, f"- capitals - {name}"))
+                if bare is not None:
+                    own = got[(set_name, "- capitals")]["case_gap"] - bare["case_gap"]
+                    note = f" (capitals off: {own:+.2f})"
+            cells.append(f"{line:+.3f} / {case:+.2f}{note}")
+        verdict = "keeps" if not fails else f"fails on {', '.join(fails)}"
+        if fails and case_only and name != "capitals":
+            verdict += " (case only)"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {verdict} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -189,6 +238,7 @@ def main() -> None:
             for n in sorted(inputs):
                 song_table.append(f"| {n} | {scored['plain Whisper'][1][n]:.3f} | "
                                   f"{scored['default'][1][n]:.3f} |")
+    table.append(verdicts(csv_rows))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "protocol.md").write_text("\n".join(table) + "\n", encoding="utf-8")
     (args.out / "songs.md").write_text("\n".join(song_table) + "\n", encoding="utf-8")
