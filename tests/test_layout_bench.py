@@ -116,3 +116,32 @@ def test_the_layout_task_selects_songs_without_audio(tmp_path: Path):
                             [("hello", 1.0, 1.5), ("there", 1.6, 2.0)])
     assert [w.text for w in as_words(words)] == [" hello", " there"]
     assert not math.isnan(score_song("Hello there\n", "Hello there\n", "en").metrics["WER"])
+
+
+def test_alt_bench_task_layout_writes_its_table_without_audio(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from alt_cli.cli import cli
+
+    data = tmp_path / "data"
+    (data / "lyrics").mkdir(parents=True)
+    (data / "word_timings").mkdir()
+    lyrics = "Hello my friend\nSo glad to see you\n\nNew day rising\nHere we go again\n"
+    (data / "lyrics" / "song.txt").write_text(lyrics, encoding="utf-8")
+    rows = ["word,start,end,line_end"]
+    t = 1.0
+    for k, word in enumerate(plain for line in lyrics.split("\n") for plain in line.split()):
+        rows.append(f"{word.lower()},{t:.2f},{t + 0.3:.2f},")
+        t += 0.4 + (6.0 if k == 7 else 0.0)
+    (data / "word_timings" / "song.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (data / "metadata.csv").write_text("name,language\nsong,en\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["bench", "ultrastar", "--task", "layout", "--data-dir",
+                                      str(data), "-o", str(out), "--variant",
+                                      "short:max-line-words=3"])
+    assert result.exit_code == 0, result.output
+    table = (out / "summary.md").read_text(encoding="utf-8")
+    reference = next(line for line in table.splitlines() if line.startswith("| reference |"))
+    assert reference.split("|")[-3].strip() == "1.000"  # F1 line of the ceiling
+    assert "| alt.short |" in table and "| gap-0.3 |" in table
+    assert (out / "hypotheses-layout" / "alt.short" / "song.txt").is_file()

@@ -47,9 +47,15 @@ from alt_cli.word_matching import match_words
 
 ENVELOPE_HOP_S = 0.02  # the envelope's frame: finer than any breath the layout looks for
 REST_S = VadOptions().min_silence  # a gap this long is a rest the VAD would find
+# The layout task's table: the words are the reference's, so only layout metrics move.
+LAYOUT_COLUMNS = [
+    ("WER", "WER %", 100), ("WER_case", "WER case %", 100), ("case_gap", "case gap", 100),
+    ("P_line", "P line", 1), ("R_line", "R line", 1), ("F1_line", "F1 line", 1),
+    ("F1_sect", "F1 sect", 1),
+]  # fmt: skip
 WORD_BASELINES = (6, 8, 10)  # words per line of the fixed-size baselines
 GAP_BASELINES = (0.3, 0.5, 1.0)  # seconds of gap of the break-at-gaps baselines
-_EDGE_PUNCTUATION = "\"'.,;:!?¿¡()[]{}«»“”‘’…—–-*"
+_EDGE_PUNCTUATION = "\".,;:!?¿¡()[]{}«»“”…—–-*"  # not ' or ’: elisions (to', 'rage)
 _SPACES = re.compile(r"\s+")
 
 
@@ -225,7 +231,7 @@ def run_layout_bench(selection, request, base, reporter) -> str:
     import time
 
     from alt_cli.bench.configs import BenchConfig, parse_variant
-    from alt_cli.bench.report import _csv, render_table, score_runs
+    from alt_cli.bench.report import _csv, metrics_table, score_runs
     from alt_cli.bench.runner import SongRun
     from alt_cli.fileio import atomic_write_text
     from alt_cli.formats import render_json, render_txt
@@ -253,7 +259,10 @@ def run_layout_bench(selection, request, base, reporter) -> str:
             runs.append(SongRun(song, config, "song", text, song.lyrics, None, duration,
                                 {"total": 0.0}))
     song_rows, summary = score_runs(runs, out_dir)
-    table = render_table(summary, "layout")
+    for row in (*song_rows, *summary):
+        row["case_gap"] = row["WER_case"] - row["WER"]
+    table = metrics_table([([row["configuration"], str(row["songs"])], row) for row in summary
+                           if row["language"] == "all"], ["layout", "songs"], LAYOUT_COLUMNS)
     atomic_write_text(out_dir / "songs.csv", _csv(song_rows))
     atomic_write_text(out_dir / "summary.csv", _csv(summary))
     atomic_write_text(out_dir / "summary.md", table)
