@@ -158,8 +158,8 @@ def verdicts(csv_rows: list[dict]) -> str:
     got = {(row["set"], row["row"]): row for row in csv_rows}
     sets = [name for name in JUDGED if (name, "default") in got]
     lines = ["\n### Verdicts (Δ = with the step − without it; line F1, case gap in points)\n",
-             "| step | " + " | ".join(sets) + " | verdict |",
-             "|---|" + "---|" * (len(sets) + 1)]
+             "| step | " + " | ".join(sets) + " | F1 sect, jam-alt-dev | verdict |",
+             "|---|" + "---|" * (len(sets) + 2)]
     for name in STEPS:
         cells, fails, case_only = [], [], True
         for set_name in sets:
@@ -178,9 +178,14 @@ def verdicts(csv_rows: list[dict]) -> str:
                     note = f" (capitals off: {own:+.2f})"
             cells.append(f"{line:+.3f} / {case:+.2f}{note}")
         verdict = "keeps" if not fails else f"fails on {', '.join(fails)}"
+        sections = "–"
+        if ("jam-alt-dev", "default") in got:  # the one set with audio and sections
+            delta = (got[("jam-alt-dev", "default")]["F1_sect"]
+                     - got[("jam-alt-dev", f"- {name}")]["F1_sect"])
+            sections = f"{delta:+.3f}"
         if fails and case_only and name != "capitals":
             verdict += " (case only)"
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {verdict} |")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {sections} | {verdict} |")
     return "\n".join(lines)
 
 
@@ -229,7 +234,8 @@ def main() -> None:
             table.append(f"| {label} | {fmt(metrics['F1_line'])} | {fmt(metrics['F1_sect'])} "
                          f"| {gap:.2f} | {fmt(metrics['WER'], 100, 1)} | {worst_text} |")
             csv_rows.append({"set": set_spec, "row": label, "against": against,
-                             "F1_line": metrics["F1_line"], "F1_sect": metrics["F1_sect"],
+                             "F1_line": metrics["F1_line"], "P_line": metrics["P_line"],
+                             "R_line": metrics["R_line"], "F1_sect": metrics["F1_sect"],
                              "case_gap": gap, "WER": metrics["WER"],
                              "worst_song": worst, "worst_drop": drops[worst]})
         if not words:

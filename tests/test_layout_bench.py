@@ -145,3 +145,16 @@ def test_alt_bench_task_layout_writes_its_table_without_audio(tmp_path: Path):
     assert reference.split("|")[-3].strip() == "1.000"  # F1 line of the ceiling
     assert "| alt.short |" in table and "| gap-0.3 |" in table
     assert (out / "hypotheses-layout" / "alt.short" / "song.txt").is_file()
+
+
+def test_a_model_store_keeps_layout_inputs_only_when_asked(tmp_path: Path):
+    from alt_cli.pipeline import ModelStore
+
+    store = ModelStore()
+    line = LyricLine(0.0, 1.0, "a", 0, (Word(" a", 0.0, 1.0),))
+    store.remember_layout(tmp_path / "song.wav", [line], LayoutCues("en"))
+    assert store.layout_inputs is None
+    store.layout_inputs = {}
+    store.remember_layout(tmp_path / "song.wav", [line], LayoutCues("en"))
+    raw, cues = store.layout_inputs[str(tmp_path / "song.wav")]
+    assert raw == (line,) and cues.language == "en"
