@@ -152,9 +152,10 @@ def fmt(value: float, scale: float = 1.0, digits: int = 3) -> str:
 
 
 def verdicts(csv_rows: list[dict]) -> str:
-    """Each step's effect (default minus the default without it) on the judged sets, and
-    whether it keeps its place: it may not lower line F1 or raise the case gap on any of them
-    by more than a tie; a step that fails on case only is also shown with capitals off."""
+    """Each step's effect (default minus the default without it) on the judged sets, pooled
+    and on the song where it costs most line F1, and whether it keeps its place: it may not
+    lower line F1 or raise the case gap on any of them by more than a tie; a step that fails
+    on case only is also shown with capitals off."""
     got = {(row["set"], row["row"]): row for row in csv_rows}
     sets = [name for name in JUDGED if (name, "default") in got]
     lines = ["\n### Verdicts (Δ = with the step − without it; line F1, case gap in points)\n",
@@ -176,7 +177,9 @@ def verdicts(csv_rows: list[dict]) -> str:
                 if bare is not None:
                     own = got[(set_name, "- capitals")]["case_gap"] - bare["case_gap"]
                     note = f" (capitals off: {own:+.2f})"
-            cells.append(f"{line:+.3f} / {case:+.2f}{note}")
+            song = without["step_worst_song"].split("_-_")[-1].replace("_", " ")[:18]
+            cells.append(f"{line:+.3f} / {case:+.2f}{note}; worst song {song} "
+                         f"{without['step_worst']:+.3f}")
         verdict = "keeps" if not fails else f"fails on {', '.join(fails)}"
         sections = "–"
         if ("jam-alt-dev", "default") in got:  # the one set with audio and sections
@@ -229,6 +232,7 @@ def main() -> None:
             base_lines = scored[against][1]
             drops = {n: per_song[n] - base_lines[n] for n in per_song}
             worst = min(drops, key=drops.get)
+            helped = max(drops, key=drops.get)  # for a left-out row: where the step costs most
             gap = 100 * (metrics["WER_case"] - metrics["WER"])
             worst_text = "" if label == against else f"{worst[:28]} ({drops[worst]:+.3f})"
             table.append(f"| {label} | {fmt(metrics['F1_line'])} | {fmt(metrics['F1_sect'])} "
@@ -237,7 +241,8 @@ def main() -> None:
                              "F1_line": metrics["F1_line"], "P_line": metrics["P_line"],
                              "R_line": metrics["R_line"], "F1_sect": metrics["F1_sect"],
                              "case_gap": gap, "WER": metrics["WER"],
-                             "worst_song": worst, "worst_drop": drops[worst]})
+                             "worst_song": worst, "worst_drop": drops[worst],
+                             "step_worst_song": helped, "step_worst": -drops[helped]})
         if not words:
             song_table.append(f"\n### {set_spec}\n\n| song | plain Whisper | alt default |")
             song_table.append("|---|---|---|")
