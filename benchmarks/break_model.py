@@ -8,8 +8,9 @@ recogniser's output has on any song: the pause (the gap between the words; on au
 of that gap and the separated vocals' breath), whether it is the longest pause nearby, how long
 the word before and after is held against the song's median, and whether either is a pickup
 word (an article, preposition, conjunction: :data:`alt_cli.layout.pickups.PICKUP_WORDS`).
-A line breaks where the model's probability is at least the threshold chosen by cross-
-validation on jam-alt-text (song folds), never leaving a line under two words; rests stay
+A line breaks where the model's probability is at least the threshold that scored best in the
+cross-validation on jam-alt-text (song folds; so its cross-validated figure is slightly
+optimistic), never leaving a line under two words; rests stay
 breaks, and capitals and sections are alt's steps.  Scored on jam-alt-text by 7-fold
 cross-validation over songs, and on the two audio dev sets (fit on all of jam-alt-text),
 against alt's default rules on the same inputs.  The audio sets need the layout inputs that
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from alt_cli.bench.datasets import load_dataset
+from alt_cli.bench.datasets import DATASETS, load_dataset
 from alt_cli.bench.layout_task import as_words, song_reference_words, word_cues
 from alt_cli.bench.scoring import score_corpus
 from alt_cli.formats import render_txt
@@ -84,8 +85,9 @@ def gap_pauses(tokens: list[Token]) -> list[float]:
     return [max(0.0, b.start - a.end) for a, b in zip(tokens, tokens[1:], strict=False)]
 
 
-def model_step(model: LogisticRegression, threshold: float):
-    """A layout step: split each line where the model says a line ends."""
+def model_step(model: LogisticRegression, threshold: float, audio: bool):
+    """A layout step: split each line where the model says a line ends (``audio``: the
+    pause is also the separated vocals' breath, not only the gap between word times)."""
     def step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
         result = []
         for line in lines:
@@ -96,7 +98,7 @@ def model_step(model: LogisticRegression, threshold: float):
             tokens = [Token(_LETTERS.sub("", "".join(p.text for p in w).lower()), w[0].start,
                             w[-1].end) for w in pieces]
             pauses = gap_pauses(tokens)
-            if cues.voice is not None and cues.rests:  # audio: the vocals' own breath
+            if audio and cues.voice is not None:  # the vocals' own breath
                 level = float(np.median(cues.voice.frames(line.start, line.end)))
                 pauses = [max(p, cues.voice.breath(a[-1], b[0], level)) for p, a, b in
                           zip(pauses, pieces, pieces[1:], strict=False)]
@@ -113,10 +115,12 @@ def model_step(model: LogisticRegression, threshold: float):
     return step
 
 
-def model_steps(model: LogisticRegression, threshold: float) -> list[Step]:
+def model_steps(model: LogisticRegression, threshold: float, audio: bool = False
+                ) -> list[Step]:
     kept = [step for step in STEPS if step.name in KEPT_STEPS]
     at = [step.name for step in kept].index("rests") + 1
-    return [*kept[:at], Step("break model", None, model_step(model, threshold)), *kept[at:]]
+    return [*kept[:at], Step("break model", None, model_step(model, threshold, audio)),
+            *kept[at:]]
 
 
 def fit(songs: list[tuple[list[Token], np.ndarray, str]]) -> LogisticRegression:
@@ -125,8 +129,9 @@ def fit(songs: list[tuple[list[Token], np.ndarray, str]]) -> LogisticRegression:
     return LogisticRegression(max_iter=2000).fit(x, y)
 
 
-def pooled(references, hypotheses, languages) -> tuple[float, float, list[float]]:
-    per_song, scored = score_corpus(references, hypotheses, languages)
+def pooled(references, hypotheses, languages, sections: bool = True
+           ) -> tuple[float, float, list[float]]:
+    per_song, scored = score_corpus(references, hypotheses, languages, sections=sections)
     metrics = scored.metrics
     return (metrics["F1_line"], 100 * (metrics["WER_case"] - metrics["WER"]),
             [s.metrics["F1_line"] for s in per_song])
@@ -178,10 +183,11 @@ def main() -> None:
             continue
         refs = [i[3] for i in items]
         langs = [i[2].language for i in items]
-        rule = pooled(refs, [render_txt(lay_out(i[1], i[2])) for i in items], langs)
-        steps = model_steps(full, threshold)
+        sections = DATASETS["jam-alt" if set_name == "jam-alt-dev" else "ultrastar"].sections
+        rule = pooled(refs, [render_txt(lay_out(i[1], i[2])) for i in items], langs, sections)
+        steps = model_steps(full, threshold, audio=True)
         got = pooled(refs, [render_txt(lay_out(i[1], i[2], steps)) for i in items],
-                     langs)
+                     langs, sections)
         worst = min(range(len(items)), key=lambda k: got[2][k] - rule[2][k])
         print(f"{set_name} (audio, base + Spleeter): rules line F1 {rule[0]:.3f}, case gap "
               f"{rule[1]:.2f}; model line F1 {got[0]:.3f}, case gap {got[1]:.2f}; worst song "

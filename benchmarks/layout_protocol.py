@@ -27,7 +27,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from alt_cli.bench.datasets import load_dataset
+from alt_cli.bench.datasets import DATASETS, load_dataset
 from alt_cli.bench.layout_task import layout_from_words, song_reference_words
 from alt_cli.bench.scoring import score_corpus
 from alt_cli.formats import render_txt
@@ -50,8 +50,6 @@ STEPS: dict[str, dict[str, object]] = {
     "changes at repeats": {"changes_at_repeats": False},
 }
 BASE_KEEPS = ("capitals",)  # what any layout does: a capital at each line start
-# Settings off by default, tried on the default ("added" rows).
-ADDED: dict[str, dict[str, object]] = {}
 PLAIN_LAYOUT = LayoutOptions(**{k: v for step in STEPS.values() for k, v in step.items()})
 AUDIO_SETS = ("jam-alt-dev", "ultrastar-dev")
 # The sets the verdict is taken on (the words versions of the audio sets are shown too).
@@ -83,15 +81,17 @@ def layout_rows() -> dict[str, tuple[str, LayoutOptions]]:
     for name, off in STEPS.items():  # a step's own effect on case, capitals aside
         if name != "capitals":
             rows[f"- capitals - {name}"] = ("- capitals", replace(no_capitals, **off))
-    for name, on in ADDED.items():
-        rows[f"default + {name}"] = ("default", replace(default, **on))
     return rows
 
 
 def decode_key(options: TranscribeOptions) -> str:
     """What decides Whisper's lines and the cues: every setting but the layout's (whose
-    fields come and go as steps are judged)."""
-    return settings_key(replace(options, layout=None))
+    fields come and go as steps are judged), except the two layout settings the pipeline
+    reads before the layout (the voiced-fraction filter, whether music changes are found)."""
+    layout = options.layout
+    return settings_key(replace(options, layout=None),
+                        min_voiced_fraction=layout.min_voiced_fraction,
+                        section_changes=layout.section_changes)
 
 
 def audio_inputs(set_name: str, shared: Path, out: Path, plain: bool) -> dict[str, tuple]:
@@ -135,13 +135,13 @@ def word_inputs(set_name: str, shared: Path) -> dict[str, tuple]:
             for song in selection.songs}
 
 
-def score(hypotheses: dict[str, str], references: dict[str, str], languages: dict[str, str]
-          ) -> tuple[dict[str, float], dict[str, float]]:
-    """Pooled metrics and per-song line F1."""
+def score(hypotheses: dict[str, str], references: dict[str, str], languages: dict[str, str],
+          sections: bool) -> tuple[dict[str, float], dict[str, float]]:
+    """Pooled metrics and per-song line F1 (``sections``: the set's references mark them)."""
     names = sorted(hypotheses)
     per_song, pooled = score_corpus([references[n] for n in names],
                                     [hypotheses[n] for n in names],
-                                    [languages[n] for n in names])
+                                    [languages[n] for n in names], sections=sections)
     lines = {n: s.metrics["F1_line"] for n, s in zip(names, per_song, strict=True)}
     return pooled.metrics, lines
 
@@ -223,14 +223,16 @@ def main() -> None:
                                     for n, (raw, cues, _, _) in plain.items()}
             references = {n: v[3] for n, v in inputs.items()}
             languages = {n: v[2] for n, v in inputs.items()}
-        scored = {label: score(h, references, languages) for label, h in lay.items()}
+        sections = DATASETS[DATASET_OF[set_name]].sections
+        scored = {label: score(h, references, languages, sections) for label, h in lay.items()}
         table.append(f"\n### {set_spec} ({len(inputs)} songs)\n")
         table.append("| row | F1 line | F1 sect | case gap | WER % | worst song (Δ line F1) |")
         table.append("|---|---|---|---|---|---|")
         for label, (metrics, per_song) in scored.items():
             against = rows[label][0] if label in rows else "default"
             base_lines = scored[against][1]
-            drops = {n: per_song[n] - base_lines[n] for n in per_song}
+            drops = {n: per_song[n] - base_lines[n] for n in per_song
+                     if not math.isnan(per_song[n] - base_lines[n])} or {"(none)": 0.0}
             worst = min(drops, key=drops.get)
             helped = max(drops, key=drops.get)  # for a left-out row: where the step costs most
             gap = 100 * (metrics["WER_case"] - metrics["WER"])

@@ -65,6 +65,12 @@ def _song_folder(root: Path, songs: dict[str, str], word_timings: Collection[str
 
 # --- the dataset ---------------------------------------------------------------------------
 
+def test_ultrastar_songs_are_scored_without_sections(tmp_path):
+    selection = load_dataset("ultrastar", _song_folder(tmp_path, {"a": "wav"}))
+    assert selection.songs[0].sections is False
+    assert DATASETS["jam-alt"].sections is True
+
+
 def test_ultrastar_loads_songs_from_the_folder_ogg_included(tmp_path):
     data = _song_folder(tmp_path, {"A_-_Song": "wav", "B_-_Other": "ogg"})
     selection = load_dataset("ultrastar", data)
@@ -139,7 +145,7 @@ def _is_nan(value) -> bool:
 
 
 def test_song_without_sections_has_no_section_metrics_and_the_rest_is_alt_eval():
-    flat = score_song(FLAT_REF, FLAT_HYP, "en").metrics
+    flat = score_song(FLAT_REF, FLAT_HYP, "en", sections=False).metrics
     assert all(_is_nan(flat[key]) for key in SECTION_KEYS)
     official = compute_metrics([FLAT_REF], [FLAT_HYP], languages="en")
     assert official["P_sect"] == 0.0  # what alt-eval says: the inserted section is an error
@@ -150,14 +156,18 @@ def test_song_without_sections_has_no_section_metrics_and_the_rest_is_alt_eval()
 
 
 def test_pool_of_songs_without_sections_has_nan_section_metrics():
-    _, pooled = score_corpus([FLAT_REF, "La la la\nla la"], [FLAT_HYP, "La la\n\nla la la"], "en")
+    _, pooled = score_corpus([FLAT_REF, "La la la\nla la"], [FLAT_HYP, "La la\n\nla la la"], "en",
+                             sections=False)
     assert all(_is_nan(pooled.metrics[key]) for key in SECTION_KEYS)
+    _, official = score_corpus([FLAT_REF], [FLAT_HYP], "en")  # a dataset with sections: counted
+    assert official.metrics["P_sect"] == 0.0
 
 
 def test_mixed_pool_scores_sections_on_the_songs_that_have_them():
     with_sections = score_song(SECT_REF, SECT_HYP, "en")
     assert with_sections.metrics["F1_sect"] == 1.0
-    songs, pooled = score_corpus([SECT_REF, FLAT_REF], [SECT_HYP, FLAT_HYP], "en")
+    songs, pooled = score_corpus([SECT_REF, FLAT_REF], [SECT_HYP, FLAT_HYP], "en",
+                                 sections=[True, False])
     assert pooled.metrics["F1_sect"] == 1.0  # the flat song's inserted section does not count
     assert pooled.metrics["P_sect"] == pool_scores(songs[:1]).metrics["P_sect"]
     official = compute_metrics([SECT_REF, FLAT_REF], [SECT_HYP, FLAT_HYP], languages="en")
@@ -171,7 +181,8 @@ def test_bench_summary_without_sections_keeps_its_columns_and_shows_a_dash(tmp_p
     config = BenchConfig("tiny", "none", "rmsvad", "mix")
 
     def runs(pairs):
-        return [SongRun(BenchSong(f"s{i}", "en", tmp_path / f"s{i}.wav", ref), config, "song",
+        return [SongRun(BenchSong(f"s{i}", "en", tmp_path / f"s{i}.wav", ref,
+                                  sections=ref != FLAT_REF), config, "song",
                         hyp, ref, None, 60.0, {"total": 6.0})
                 for i, (ref, hyp) in enumerate(pairs)]
 
@@ -190,8 +201,7 @@ def test_a_blank_line_is_a_line_break_against_a_reference_without_sections():
     # pair (here raw alt-eval says F1_line 1.0 with the blank line, 0.5 without it).
     reference, hypothesis = "a\nb\nc d e\n", "a b c\nd\n\ne\n"
     assert compute_metrics([reference], [hypothesis], languages="en")["F1_line"] == 1.0
-    flat = score_song(reference, hypothesis.replace("\n\n", "\n"), "en").metrics
-    blank = score_song(reference, hypothesis, "en").metrics
-    assert blank["F1_line"] == flat["F1_line"] == 0.5 and math.isnan(blank["F1_sect"])
-    with_sections = score_song("a\nb\n\nc d e\n", hypothesis, "en").metrics
-    assert not math.isnan(with_sections["F1_sect"])
+    flat = score_song(reference, hypothesis.replace("\n\n", "\n"), "en", sections=False)
+    blank = score_song(reference, hypothesis, "en", sections=False).metrics
+    assert blank["F1_line"] == flat.metrics["F1_line"] == 0.5 and math.isnan(blank["F1_sect"])
+    assert score_song(reference, hypothesis, "en").metrics["F1_line"] == 1.0  # alt-eval's

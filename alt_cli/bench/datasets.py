@@ -10,7 +10,8 @@ Folder layout (that of ``../shared/jam-alt-dev`` and ``../shared/ultrastar-dev``
     line_timings/<name>.csv          optional: start,end,text per line (short-form task)
     stems/<name>/vocals.wav          optional (MUSDB-ALT): the true vocal stem
     lyrics_jamendo/<name>.txt        optional: the text given to `alt align` (--task align)
-    word_timings/<name>.csv          optional: word,start,end,line_end (--task align)
+    word_timings/<name>.csv          optional: word,start,end,line_end (--task align and
+                                     --task layout, which needs no audio/)
     metadata.csv                     optional: name, language, artist, title, ...
 
 The song list and languages come from the manifest in ``data_manifests/`` when there is one,
@@ -38,6 +39,7 @@ class DatasetInfo:
     name: str
     manifest: str | None  # file in data_manifests/, None when the list is not established
     hub_repo: str | None  # Hugging Face dataset repository; None when there is no public copy
+    sections: bool = True  # its references mark sections (blank lines); scored only if so
 
 
 DATASETS = {
@@ -47,7 +49,7 @@ DATASETS = {
     "musdb-alt": DatasetInfo("musdb-alt", None, "audioshake/musdb-alt"),
     # English Creative Commons songs of UltraStar-Deluxe/songs with karaoke line and word
     # timings (``../shared/ultrastar-dev``): local only, songs taken from the folder.
-    "ultrastar": DatasetInfo("ultrastar", None, None),
+    "ultrastar": DatasetInfo("ultrastar", None, None, sections=False),
 }
 # What each task needs of a song beyond audio/ and lyrics/ (BenchSong fields, and the folders
 # they come from); songs without it are left out of that task's selection, with a note.
@@ -76,6 +78,7 @@ class BenchSong:
     # JamendoLyrics' own lyrics text and its human word timings (the alignment task).
     lyrics_jamendo: Path | None = None
     word_timings: Path | None = None
+    sections: bool = True  # the dataset's references mark sections (see scoring)
 
 
 @dataclass
@@ -198,6 +201,7 @@ def load_dataset(
             artist=row.get("artist", ""), title=row.get("title", ""),
             lyrics_jamendo=jamendo if jamendo.is_file() else None,
             word_timings=word_timings if word_timings.is_file() else None,
+            sections=info.sections,
         )  # fmt: skip
         absent = [folder for attr, folder in TASK_NEEDS[task] if getattr(song, attr) is None]
         if absent:
@@ -210,8 +214,9 @@ def load_dataset(
                 f"{', '.join(lacking)}") if lacking else ""
     if not selected:
         need = "".join(f", {folder}<name>" for _, folder in TASK_NEEDS[task])
-        raise AltError(f"{data_dir}: no usable {dataset} song (need audio/<name>.<audio "
-                       f"extension>, lyrics/<name>.txt{need})" + (left_out and f"; {left_out}"))
+        audio = "audio/<name>.<audio extension>, " if needs_audio else ""
+        raise AltError(f"{data_dir}: no usable {dataset} song (need {audio}lyrics/<name>.txt"
+                       f"{need})" + (left_out and f"; {left_out}"))
     if left_out:
         notes.append(left_out)
     return DatasetSelection(dataset, data_dir, selected, missing, notes)

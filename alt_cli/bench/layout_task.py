@@ -14,7 +14,7 @@ with no partner takes a time spread evenly between its timed neighbours.  The cu
 step may read are made from the same timings: the VAD's rests are the gaps between words of at
 least the VAD's minimum silence, and the "voice envelope" is 1 while a word is sung and 0
 between words, so a breath is a gap between word timings.  There are no music changes without
-audio: sections come from rests (and repeats, where that step is on).
+audio: sections come from rests alone.
 
 Baselines in the same table, each with a capital at its line starts (what Whisper's sentence
 case gives most segments) and a blank line at rests of ``section_gap``:
@@ -31,7 +31,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -239,25 +239,37 @@ def run_layout_bench(selection, request, base, reporter) -> str:
     if request.mode != "long":
         raise AltError("--task layout lays out whole songs: use --mode long")
     variants = [parse_variant(spec) for spec in request.variants]
+    for variant in variants:  # nothing is decoded here: only layout settings can change
+        if replace(variant.apply(base), layout=base.layout) != base:
+            raise AltError(f"--variant {variant.name}: --task layout runs no recogniser; "
+                           "only layout settings (line-*, section-*, ...) can change")
     layouts = {"alt": base.layout, **{f"alt.{v.name}": v.apply(base).layout for v in variants}}
     out_dir = request.out or Path("results") / f"{selection.dataset}-layout"
     reporter.info(f"{len(selection.songs)} songs x {len(layouts) + len(baseline_names())} "
                   f"layouts -> {out_dir}")
     runs = []
     started = time.perf_counter()
+    skipped = []
     for song in selection.songs:
-        words = song_reference_words(song)
+        try:
+            words = song_reference_words(song)
+        except AltError as exc:  # one bad timing file does not stop the others
+            reporter.info(f"note: {exc}: left out")
+            skipped.append(song.name)
+            continue
         duration = max(word.end for word in words)
         made = {name: layout_from_words(words, song.language, options)
                 for name, options in layouts.items()}
         made.update({name: baseline_lines(name, words, base.layout)
                      for name in baseline_names()})
         for name, lines in made.items():
-            config = BenchConfig("", "", name, "")
+            config = BenchConfig("", "", name, "")  # (the layout's name, as a segmenter)
             text = render_txt(lines)
             atomic_write_text(out_dir / "hypotheses-layout" / name / f"{song.name}.txt", text)
             runs.append(SongRun(song, config, "song", text, song.lyrics, None, duration,
                                 {"total": 0.0}))
+    if not runs:
+        raise AltError(f"no song with usable word timings ({', '.join(skipped)})")
     song_rows, summary = score_runs(runs, out_dir)
     for row in (*song_rows, *summary):
         row["case_gap"] = row["WER_case"] - row["WER"]
@@ -268,7 +280,8 @@ def run_layout_bench(selection, request, base, reporter) -> str:
     atomic_write_text(out_dir / "summary.md", table)
     atomic_write_text(out_dir / "run.json", render_json({
         "dataset": selection.dataset, "data_dir": str(selection.data_dir), "task": "layout",
-        "songs": [s.name for s in selection.songs], "missing": selection.missing,
+        "songs": [s.name for s in selection.songs if s.name not in skipped],
+        "missing": selection.missing, "bad_timings": skipped,
         "layouts": {name: repr(options) for name, options in layouts.items()},
         "baselines": baseline_names(), "wall_s": time.perf_counter() - started}))
     return table

@@ -141,6 +141,7 @@ def score_runs(runs: list[SongRun], out_dir: Path) -> tuple[list[dict], list[dic
     for run in runs:
         groups[_config_key(run)].append(run)
         result = score_song(run.reference, run.hypothesis, run.song.language,
+                            sections=run.song.sections,
                             tagged_reference=run.tagged_reference, html=True)
         html_dir = out_dir / "errors" / run.config.label
         if run.level != "song":
@@ -164,13 +165,14 @@ def score_runs(runs: list[SongRun], out_dir: Path) -> tuple[list[dict], list[dic
                 [r.song.language for r in members])
         tagged = [r.tagged_reference for r in members]
         tagged_arg = tagged if all(t is not None for t in tagged) else None
-        _, pooled = score_corpus(*args, tagged_references=tagged_arg)
+        kinds = [r.song.sections for r in members]
+        _, pooled = score_corpus(*args, tagged_references=tagged_arg, sections=kinds)
         audio = sum(r.duration for r in members)
         wall = sum(r.timings.get("total", 0.0) for r in members)
         base = {"configuration": label, "level": level, "rtf": wall / audio if audio else None}
         summary.append({**base, "language": "all", "songs": len(members), **pooled.metrics,
                         **_instrumental(members), **_timing(members)})
-        by_language = score_by_language(*args, tagged_references=tagged_arg)
+        by_language = score_by_language(*args, tagged_references=tagged_arg, sections=kinds)
         for language, scored in sorted(by_language.items()):
             count = sum(r.song.language == language for r in members)
             summary.append({**base, "language": language, "songs": count, **scored.metrics})
@@ -220,14 +222,14 @@ def bench_command(dataset: str, request: BenchRequest, base: TranscribeOptions,
     check_song_languages(selection)
     for note in selection.notes:
         reporter.info(f"note: {note}")
-    if request.task == "layout":  # no audio, no models: the layout alone
-        from alt_cli.bench.layout_task import run_layout_bench
-
-        return run_layout_bench(selection, request, base, reporter)
     if selection.missing:
         reporter.info(f"{len(selection.missing)} songs of the {dataset} list are not in "
                       f"{selection.data_dir}: {', '.join(selection.missing[:5])}"
                       + (" ..." if len(selection.missing) > 5 else ""))
+    if request.task == "layout":  # no audio, no models: the layout alone
+        from alt_cli.bench.layout_task import run_layout_bench
+
+        return run_layout_bench(selection, request, base, reporter)
     if request.task == "align" and request.mode != "long":
         raise AltError("--task align scores whole songs: use --mode long")
     variants = tuple(parse_variant(spec) for spec in request.variants)

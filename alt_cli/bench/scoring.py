@@ -22,14 +22,14 @@ Decisions (the paper leaves these open):
 * DR_NL counts non-lexical reference words that are *deleted* only (inside `delete` chunks of the
   word-level alignment), as the paper does; a substituted vocable was at least heard as
   something, which is a different failure than dropping it.
-* Section breaks are scored only on songs whose reference has one (a blank line between lines).
-  A reference without any (UltraStar's karaoke lines) says nothing about sections: every
-  section break of the hypothesis would be a false positive and drag the pooled F1 towards 0.
-  Such a song's section-break counts are zeroed, so its own P/R/F1_sect are NaN and it stays
-  out of every pool; a pool of such songs only has NaN section metrics.  Its hypothesis's
-  section tokens are dropped before the alignment (a blank line is a line break in that
-  convention), so sections do not disturb the line-break counts either. alt-eval would count
-  them; every other metric is alt-eval's as is.
+* A dataset whose convention has no sections (UltraStar's karaoke lines: ``sections=False``)
+  says nothing about them: every section break of the hypothesis would be a false positive
+  and drag the pooled F1 towards 0.  Such a song's section-break counts are zeroed, so its own
+  P/R/F1_sect are NaN and it stays out of every pool (a pool of such songs only has NaN section
+  metrics), and its hypothesis's section tokens are dropped before the alignment (a blank line
+  is a line break in that convention; alt-eval aligns every token, and a section token moves
+  which line breaks pair).  So the line-break counts of such songs differ from alt-eval's too;
+  for every other dataset (the default) every metric is alt-eval's as is.
 """
 
 from __future__ import annotations
@@ -174,6 +174,7 @@ def _song_counts(
     hyp_tokens: list[Token],
     nl_mask: list[bool] | None,
     html: bool,
+    sections: bool = True,
 ) -> tuple[dict[str, int], str | None]:
     """All edit counts of one song, computed exactly as alt-eval's compute_metrics does,
     except that section breaks count only where the reference has one (see the module doc)."""
@@ -202,7 +203,6 @@ def _song_counts(
     tag_counts, _, htmls = process_alignments(
         [ref_tokens], [hyp_tokens], others.alignments, visualize_errors=html
     )
-    sections = has_section_break(ref_tokens)  # without, the song has no section counts
     for tag in OTHER_TAGS:
         counted = tag != SECT or sections
         for op in EDIT_OPS:
@@ -283,21 +283,24 @@ def score_song(
     *,
     tagged_reference: str | None = None,
     html: bool = False,
+    sections: bool = True,
 ) -> SongScore:
     """Score one song; DR_NL only when a `<nl>`-tagged copy of the reference is given.
 
     With `html=True` the song's alt-eval error visualisation (token spans) is attached.
+    ``sections=False``: the reference's convention has no sections (UltraStar's karaoke
+    lines), so section breaks are not scored and the hypothesis's blank lines are line breaks.
     """
     lang = language_code(language)
     tokenizer = _tokenizer()
     ref_tokens = tokenizer(reference, language=lang)
     hyp_tokens = tokenizer(hypothesis, language=lang)
-    if not has_section_break(ref_tokens):
-        # A convention without sections (karaoke lines): a blank line is a line break there,
-        # and its section token would only disturb the alignment of the line breaks.
+    if not sections:
+        # A convention without sections: a blank line is a line break there, and its section
+        # token would only disturb the alignment of the line breaks (alt-eval aligns them all).
         hyp_tokens = [token for token in hyp_tokens if SECT not in token.tags]
     mask = None if tagged_reference is None else nl_word_mask(tagged_reference, reference, lang)
-    counts, errors_html = _song_counts(ref_tokens, hyp_tokens, mask, html)
+    counts, errors_html = _song_counts(ref_tokens, hyp_tokens, mask, html, sections)
     return SongScore(metrics_from_counts(counts), errors_html, counts)
 
 
@@ -347,13 +350,17 @@ def score_corpus(
     *,
     tagged_references: Sequence[str] | None = None,
     html: bool = False,
+    sections: Sequence[bool] | bool = True,
 ) -> tuple[list[SongScore], SongScore]:
-    """Per-song scores and their pooled (corpus-level) score."""
+    """Per-song scores and their pooled (corpus-level) score (``sections``: per song, or for
+    all, whether its reference's convention has sections; see :func:`score_song`)."""
     langs = _check_lengths(references, hypotheses, languages, tagged_references)
     tagged = list(tagged_references) if tagged_references is not None else [None] * len(langs)
+    kinds = [sections] * len(langs) if isinstance(sections, bool) else list(sections)
     songs = [
-        score_song(ref, hyp, lang, tagged_reference=tag, html=html)
-        for ref, hyp, lang, tag in zip(references, hypotheses, langs, tagged, strict=True)
+        score_song(ref, hyp, lang, tagged_reference=tag, html=html, sections=kind)
+        for ref, hyp, lang, tag, kind in zip(references, hypotheses, langs, tagged, kinds,
+                                             strict=True)
     ]
     return songs, pool_scores(songs)
 
@@ -375,10 +382,12 @@ def score_by_language(
     languages: Sequence[str] | str,
     *,
     tagged_references: Sequence[str] | None = None,
+    sections: Sequence[bool] | bool = True,
 ) -> dict[str, SongScore]:
     """Pooled score per language (Jam-ALT reports en, es, de, fr separately)."""
     langs = _check_lengths(references, hypotheses, languages, tagged_references)
-    songs, _ = score_corpus(references, hypotheses, langs, tagged_references=tagged_references)
+    songs, _ = score_corpus(references, hypotheses, langs, tagged_references=tagged_references,
+                            sections=sections)
     return pool_by_language(songs, langs)
 
 

@@ -5,7 +5,8 @@ stable-ts's regrouping), run in the order of :data:`STEPS`; each is gated by the
 :class:`alt_cli.options.LayoutOptions` beside it, so any step can be run alone or left out (the
 layout bench does exactly that).  What a step may know about the song besides the lines is one
 :class:`LayoutCues` record, built once by the pipeline (or from human word timings by the
-layout bench).  After every step the lines' texts are cleaned again and empty lines dropped.
+layout bench).  After every step from the rests on, the lines' texts are cleaned again and
+empty lines dropped.
 
 Modules: ``cues`` (the record, the vocal envelope), ``lines`` (the shared vocabulary: written
 words, joins, the same-line test), ``cleaning`` (junk, foreign scripts, capitals), ``phrasing``
@@ -49,6 +50,9 @@ class Step:
     name: str
     setting: str | None
     run: StepFunction
+    # Clean the lines after it (junk dropped): not before the rests have cut Whisper's lines,
+    # or a caption ("Gracias por ver...") would take the sung words after it along.
+    cleans: bool = True
 
     def on(self, options: LayoutOptions) -> bool:
         if self.setting is None:
@@ -62,7 +66,7 @@ class Step:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("script", "script_filter", script_step),
+    Step("script", "script_filter", script_step, cleans=False),
     Step("rests", None, rests_step),
     Step("breaths", "line_breath", breaths_step),
     Step("max words", "max_line_words", max_words_step),
@@ -80,10 +84,11 @@ STEPS: tuple[Step, ...] = (
 def lay_out(raw_lines: Sequence[LyricLine], cues: LayoutCues,
             steps: Sequence[Step] = STEPS) -> tuple[LyricLine, ...]:
     """Whisper's lines (in any order) laid out by every step that ``cues.options`` turns on."""
-    lines = tidy(sorted(raw_lines, key=lambda line: line.start))
+    lines = sorted(raw_lines, key=lambda line: line.start)
     for step in steps:
         if step.on(cues.options):
-            lines = tidy(step.run(lines, cues))
+            lines = step.run(lines, cues)
+            lines = tidy(lines) if step.cleans else lines
     return tuple(lines)
 
 

@@ -199,12 +199,13 @@ def breaths_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
 
 
 def max_words_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
-    """A line of more than ``max_line_words`` words is split at its deepest breath."""
+    """A line of more than ``max_line_words`` words is split at its deepest breath (and its
+    pieces, their own level measured again, at any breath of ``line_breath`` they now show)."""
     options = cues.options
     if cues.voice is None:
         return lines
     return [piece for line in lines for piece in split_phrases(
-        line, cues.voice, None, options.max_line_words, options.min_line_words)]
+        line, cues.voice, options.line_breath, options.max_line_words, options.min_line_words)]
 
 
 def short_lines_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:

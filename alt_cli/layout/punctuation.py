@@ -72,7 +72,9 @@ def split_at_punctuation(lines: Sequence[LyricLine], period: float | None, min_w
 
 
 def punctuation_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
-    """Split long lines at Whisper's inner marks where this song's marks are line cues."""
+    """Split long lines at Whisper's inner marks where this song's marks are line cues; the
+    song's line period is measured on the lines as this step gets them (after the period
+    step's cuts, when it ran: the flat module measured it once before them)."""
     if cues.voice is None:
         return lines
     return split_at_punctuation(lines, line_period(lines), cues.options.min_line_words)

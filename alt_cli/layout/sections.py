@@ -1,10 +1,11 @@
-"""Song form: sections found from what repeats, not only from where the voice rests.
+"""Sections: a blank line after a long vocal rest and where the music changes.
 
 In written lyrics a blank line separates verse from chorus, and singers rarely rest between
 them: on the dev songs most section boundaries fall on gaps under half a second, as short as
-the gaps inside a verse.  What does mark a chorus is that it comes back.  A block of two or
-more consecutive lines sung again later (with the small differences of recognition errors) is
-a section in both places: a section starts where the block starts and where it ends.
+the gaps inside a verse.  So a section also opens where the music changes
+(:mod:`alt_cli.layout.music_structure`), at the nearby line start after the longest rest, or,
+when one is there, where a block of two or more consecutive lines sung again elsewhere (a
+chorus, recognition errors aside) starts or ends (:func:`repeat_boundaries`).
 
 The repeats do not make sections on their own: as sections they lowered line-break F1 on
 every dev set (jam-alt-dev, ultrastar-dev and jam-alt-text's 49 songs; the option that did so,
