@@ -28,7 +28,6 @@ case gives most segments) and a blank line at rests of ``section_gap``:
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alt_cli.bench.timing import read_word_timings
 from alt_cli.errors import AltError
 from alt_cli.layout import LayoutCues, VoiceEnvelope, lay_out
 from alt_cli.layout.cleaning import capitalise_line
@@ -90,16 +90,6 @@ def reference_tokens(lyrics: str) -> list[tuple[str, bool, bool]]:
         if words:
             new_section = False
     return tokens
-
-
-def read_timing_rows(path: Path) -> list[tuple[str, float, float]]:
-    """(word, start, end) rows of a word_timings/ file."""
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            return [(row["word"], float(row["start"]), float(row["end"]))
-                    for row in csv.DictReader(handle)]
-    except (OSError, KeyError, ValueError) as exc:
-        raise AltError(f"{path}: not a word,start,end,line_end timing file ({exc})") from None
 
 
 def timed_reference(lyrics: str, timings: Sequence[tuple[str, float, float]]
@@ -219,7 +209,8 @@ def song_reference_words(song) -> list[ReferenceWord]:
     if song.word_timings is None:
         raise AltError(f"{song.name}: --task layout needs word_timings/{song.name}.csv")
     try:
-        return timed_reference(song.lyrics, read_timing_rows(song.word_timings))
+        return timed_reference(song.lyrics, [(w.text, w.start, w.end) for w in
+                                               read_word_timings(song.word_timings)])
     except AltError as exc:
         raise AltError(f"{song.name}: {exc}") from None
 

@@ -210,11 +210,6 @@ def _song_counts(
     return counts, (htmls[0] if htmls else None)
 
 
-def has_section_break(tokens: Sequence[Token]) -> bool:
-    """Whether tokenised lyrics hold a section break (a blank line between two lines)."""
-    return any(SECT in token.tags for token in tokens)
-
-
 def _ratio(numerator: int, denominator: int) -> float:
     """A rate that is NaN, not an exception, when there is nothing to divide by."""
     return numerator / denominator if denominator else NAN

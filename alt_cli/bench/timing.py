@@ -29,6 +29,7 @@ class TimedWord:
     text: str
     start: float
     line_start: bool  # the first word of a reference line
+    end: float = 0.0  # the word's offset (the layout bench lays words out by both times)
 
 
 def read_word_timings(path: Path) -> list[TimedWord]:
@@ -37,7 +38,8 @@ def read_word_timings(path: Path) -> list[TimedWord]:
     try:
         with open(path, encoding="utf-8", newline="") as handle:
             for row in csv.DictReader(handle):
-                words.append(TimedWord(row["word"], float(row["start"]), new_line))
+                words.append(TimedWord(row["word"], float(row["start"]), new_line,
+                                       float(row["end"])))
                 new_line = bool((row.get("line_end") or "").strip())
     except (OSError, KeyError, ValueError) as exc:
         raise AltError(f"{path}: not a word,start,end,line_end timing file ({exc})") from None

@@ -86,4 +86,5 @@ def script_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
 def capitals_step(lines: list[LyricLine], cues: LayoutCues) -> list[LyricLine]:
     """A capital at each line start (and, with the conventions, no , or . at its end)."""
     write = lyrics_conventions if cues.options.lyrics_conventions else capitalise_line
-    return [LyricLine(line.start, line.end, write(line.text), 0, line.words) for line in lines]
+    return [LyricLine(line.start, line.end, write(line.text), line.section, line.words)
+            for line in lines]
